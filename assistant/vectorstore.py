@@ -1,0 +1,150 @@
+"""The vector side of the index: a Chroma collection, embedded or on a Chroma server.
+
+We always pass our own embeddings (Chroma's default embedding function would try to download a
+model), and store the display text and flat metadata too, so that other LangChain code can read the
+same collection through ``langchain_chroma.Chroma`` with our embedder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.schema import Chunk
+from assistant.settings import Settings
+
+
+class VectorStoreUnavailable(RuntimeError):
+    """The Chroma server cannot be reached (or the embedded store cannot be opened)."""
+
+
+def _chroma_client(settings: Settings):
+    import chromadb
+
+    chroma_settings = chromadb.Settings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(
+            host=url.hostname or "127.0.0.1",
+            port=url.port or (443 if url.scheme == "https" else 8000),
+            ssl=url.scheme == "https",
+            settings=chroma_settings,
+        )
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+class ChromaVectorStore:
+    """Thin wrapper around one Chroma collection with explicit embeddings and cosine distance."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self._client = None
+        self._collection = None
+
+    @property
+    def location(self) -> str:
+        return self.settings.chroma_url or str(self.settings.chroma_dir)
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            try:
+                self._client = _chroma_client(self.settings)
+                self._collection = self._client.get_or_create_collection(
+                    self.settings.collection,
+                    configuration={"hnsw": {"space": "cosine"}},
+                    embedding_function=None,
+                )
+            except Exception as exc:  # connection refused, bad URL, locked store …
+                self._client = self._collection = None
+                raise VectorStoreUnavailable(
+                    f"向量库无法连接：{self.location}（{exc.__class__.__name__}）/ "
+                    f"the vector store at {self.location} is unavailable: {exc}"
+                ) from exc
+        return self._collection
+
+    def _call(self, fn, *args, **kwargs):
+        """Run a collection call; a dropped connection is reported as unavailable and retried next time."""
+        try:
+            return fn(*args, **kwargs)
+        except VectorStoreUnavailable:
+            raise
+        except Exception as exc:
+            if self.settings.chroma_url and _is_connection_error(exc):
+                self._collection = None
+                raise VectorStoreUnavailable(
+                    f"向量库服务器不可用：{self.location} / the Chroma server at {self.location} "
+                    f"is not reachable ({exc.__class__.__name__})"
+                ) from exc
+            raise
+
+    def ping(self) -> bool:
+        try:
+            self._call(lambda: self.collection.count())
+            return True
+        except Exception:
+            return False
+
+    def count(self) -> int:
+        return self._call(lambda: self.collection.count())
+
+    def ids(self) -> set[str]:
+        out: set[str] = set()
+        offset, page = 0, 5000
+        while True:
+            got = self._call(lambda: self.collection.get(include=[], limit=page, offset=offset))
+            out.update(got["ids"])
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, batch: int = 1000) -> None:
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            self._call(
+                lambda p=part, v=vectors[i : i + batch]: self.collection.upsert(
+                    ids=[c.chunk_id for c in p],
+                    embeddings=np.asarray(v, dtype=np.float32),
+                    documents=[c.text for c in p],
+                    metadatas=[c.metadata() for c in p],
+                )
+            )
+
+    def delete(self, ids: Sequence[str], batch: int = 1000) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), batch):
+            self._call(lambda p=ids[i : i + batch]: self.collection.delete(ids=p))
+
+    def query(
+        self, vector: np.ndarray, k: int, where: dict | None = None
+    ) -> list[tuple[str, float]]:
+        """Nearest chunks as (chunk_id, cosine similarity), best first.
+
+        ``k`` must not exceed the number of indexed chunks (the caller knows it from the registry).
+        """
+        if k <= 0:
+            return []
+        res = self._call(
+            lambda: self.collection.query(
+                query_embeddings=np.asarray(vector, dtype=np.float32)[None, :],
+                n_results=k,
+                where=where,
+                include=["distances"],
+            )
+        )
+        return [(cid, 1.0 - float(d)) for cid, d in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    names = {"ConnectError", "ConnectionError", "ConnectTimeout", "ReadTimeout", "RemoteProtocolError"}
+    seen: BaseException | None = exc
+    while seen is not None:
+        if type(seen).__name__ in names or isinstance(seen, ConnectionError):
+            return True
+        if "Could not connect" in str(seen) or "Connection refused" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
