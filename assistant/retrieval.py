@@ -1,0 +1,227 @@
+"""Hybrid retrieval: keywords + vectors, fused by reciprocal rank, with filters, boosts and a gate.
+
+    question ─┬─ lexicon.query_terms ─→ BM25 (jieba tokens, glossary for English) ─┐
+              └─ e5 "query: " vector  ─→ Chroma (cosine)                        ─┴→ RRF → boosts → dedupe
+                                                                                  → relevance gate → top-k
+
+Implicit filters come from the question itself: a suggestion number ("第616号") limits the search to
+that reply (and an unknown number is refused outright); place names (惠水) favour sections that
+name the place or its town cluster; questions about the proposer, number, session or handling units
+favour the reply's document card.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from assistant.embedding import Embedder
+from assistant.lexicon import Lexicon
+from assistant.schema import ScoredChunk
+from assistant.search_index import SearchIndex, Snapshot
+from assistant.settings import Settings
+from assistant.text import normalize_for_match
+
+_NUMBER = re.compile(r"第\s*(\d+)\s*号")
+_CARD_INTENT = re.compile(
+    r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位|哪些单位|什么单位|"
+    r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
+    r"who (?:proposed|submitted|raised|made|wrote|put forward|filed)|proposer|which (?:deputy|session|meeting|"
+    r"department|office|unit|body|government)|handl|in charge|responsible|what number|suggestion number|"
+    r"which number|title of",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Retrieval:
+    """What the retriever found, and whether it is relevant enough to answer from."""
+
+    query: str
+    results: list[ScoredChunk]
+    relevant: bool
+    reason: str = ""  # why the gate refused: "empty_index" | "unknown_number" | "no_match"
+    evidence: dict = field(default_factory=dict)
+    places: list[str] = field(default_factory=list)
+    terms: list[str] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class HybridRetriever:
+    """Keyword + vector retrieval over the index, with fusion, filters, boosts and a gate."""
+
+    def __init__(self, settings: Settings, index: SearchIndex, embedder: Embedder, lexicon: Lexicon):
+        self.settings = settings
+        self.index = index
+        self.embedder = embedder
+        self.lexicon = lexicon
+
+    def retrieve(self, question: str, filters: dict | None = None, k: int | None = None) -> Retrieval:
+        s = self.settings
+        k = k or s.top_k
+        timings: dict[str, float] = {}
+        snap = self.index.snapshot
+        terms = self.lexicon.query_terms(question)
+        places = self.lexicon.places_in(question)
+        if not snap.chunks:
+            return Retrieval(question, [], False, "empty_index", terms=terms, places=places)
+
+        doc_ids, unknown = self._doc_filter(snap, question, filters)
+        if unknown:
+            return Retrieval(question, [], False, "unknown_number", {"number": unknown},
+                             places=places, terms=terms)
+
+        t = time.perf_counter()
+        vector = self.embedder.embed_query(question)
+        timings["embed"] = _ms(t)
+        t = time.perf_counter()
+        dense = self.index.dense(snap, vector, s.candidate_k, doc_ids)
+        timings["dense"] = _ms(t)
+        t = time.perf_counter()
+        lexical = self.index.lexical(snap, terms, s.candidate_k, doc_ids)
+        timings["lexical"] = _ms(t)
+
+        t = time.perf_counter()
+        fused = self._fuse(snap, dense, lexical, question, places)
+        relevant, evidence = self._gate(snap, fused, dense, terms)
+        timings["fuse"] = _ms(t)
+        return Retrieval(
+            query=question,
+            results=fused[:k],
+            relevant=relevant,
+            reason="" if relevant else "no_match",
+            evidence=evidence,
+            places=places,
+            terms=terms,
+            timings_ms=timings,
+        )
+
+    # ---- steps ---------------------------------------------------------------------------------
+    def _doc_filter(self, snap: Snapshot, question: str, filters: dict | None) -> tuple[list[str] | None, str]:
+        """Explicit filters, then a suggestion number named in the question. Returns (doc ids, unknown no.)."""
+        filters = filters or {}
+        doc_ids: list[str] | None = list(filters.get("doc_ids") or []) or None
+        number = filters.get("suggestion_no")
+        if number:
+            wanted = snap.by_number.get(_normalise_number(number), [])
+            doc_ids = [d for d in (doc_ids or wanted) if d in wanted]
+        for match in _NUMBER.finditer(question):
+            named = f"第{match.group(1)}号"
+            found = snap.by_number.get(named)
+            if not found:
+                return None, named
+            doc_ids = [d for d in (doc_ids or found) if d in found] or found
+        return doc_ids, ""
+
+    def _fuse(self, snap: Snapshot, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],
+              question: str, places: list[str]) -> list[ScoredChunk]:
+        s = self.settings
+        found: dict[str, ScoredChunk] = {}
+        for rank, (cid, score) in enumerate(dense, start=1):
+            sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
+            sc.dense_score, sc.dense_rank = score, rank
+            sc.score += s.dense_weight / (s.rrf_k + rank)
+        for rank, (cid, score) in enumerate(lexical, start=1):
+            sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
+            sc.lexical_score, sc.lexical_rank = score, rank
+            sc.score += s.lexical_weight / (s.rrf_k + rank)
+
+        top = 1.0 / (s.rrf_k + 1)  # the fused score of a first place on one list
+        cluster = {p for place in places for p in self.lexicon.cluster_of(place)} - set(places)
+        card_intent = bool(_CARD_INTENT.search(question))
+        for sc in found.values():
+            text = sc.chunk.text
+            if places:
+                if any(p in text for p in places):
+                    sc.score += s.place_boost * top
+                elif any(p in text for p in cluster):
+                    sc.score += 0.5 * s.place_boost * top
+            if card_intent and sc.chunk.kind == "card":
+                sc.score += s.card_boost * top
+
+        ranked = sorted(found.values(), key=lambda x: -x.score)
+        unique: list[ScoredChunk] = []
+        seen: set[str] = set()
+        for sc in ranked:  # identical text (the same reply ingested twice) is shown once
+            key = hashlib.sha1(normalize_for_match(sc.chunk.text).encode()).hexdigest()
+            if key not in seen:
+                seen.add(key)
+                unique.append(sc)
+        return unique
+
+    def _gate(self, snap: Snapshot, fused: list[ScoredChunk], dense: list[tuple[str, float]],
+              terms: list[str]) -> tuple[bool, dict]:
+        """Is anything relevant? Evidence: keyword coverage and the dense score's standing.
+
+        e5 cosines bunch between 0.7 and 0.9 whatever the question, so the dense evidence is
+        relative: how far the best hit stands above the median of the candidate list.
+        """
+        if not fused:
+            return False, {}
+        coverage = max(self._coverage(snap, sc.chunk.chunk_id, terms) for sc in fused[:3])
+        scores = [sc for _, sc in dense]
+        margin = (scores[0] - statistics.median(scores)) if len(scores) >= 3 else 0.0
+        dense_top = scores[0] if scores else 0.0
+        evidence = {"coverage": round(coverage, 3), "dense_top": round(dense_top, 4),
+                    "dense_margin": round(margin, 4)}
+        s = self.settings
+        relevant = (
+            coverage >= s.gate_coverage
+            or margin >= s.gate_margin
+            or (coverage >= s.gate_coverage_weak and margin >= s.gate_margin_weak)
+        )
+        return relevant, evidence
+
+    def _coverage(self, snap: Snapshot, chunk_id: str, terms: list[str]) -> float:
+        """IDF-weighted share of the question's terms that occur in the chunk."""
+        kw = snap.keyword
+        weights = kw.idf_of(terms)
+        total = sum(weights.values())
+        if total <= 0:
+            return 0.0
+        present = kw.terms_of(chunk_id)
+        return sum(w for t, w in weights.items() if t in present) / total
+
+
+def _normalise_number(value: str) -> str:
+    m = re.search(r"\d+", value)
+    return f"第{m.group(0)}号" if m else value
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+class LangChainRetriever(BaseRetriever):
+    """The hybrid retriever as a LangChain ``BaseRetriever`` (for reuse in other LangChain code).
+
+    Refused queries return no documents; each Document carries the chunk's metadata plus scores.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    hybrid: HybridRetriever
+    filters: dict | None = None
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        found = self.hybrid.retrieve(query, self.filters)
+        if not found.relevant:
+            return []
+        return [
+            Document(
+                id=sc.chunk.chunk_id,
+                page_content=sc.chunk.text,
+                metadata={**sc.chunk.metadata(), "chunk_id": sc.chunk.chunk_id, "score": sc.score,
+                          "dense_score": sc.dense_score, "lexical_score": sc.lexical_score},
+            )
+            for sc in found.results
+        ]

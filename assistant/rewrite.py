@@ -1,0 +1,84 @@
+"""Follow-up questions → standalone questions, before retrieval.
+
+Retrieving on the raw words of "那土地方面呢？" finds nothing useful: the topic lives in earlier
+turns. With an LLM configured, the LLM rewrites (prompt ``prompts/rewrite_*.txt``); otherwise a
+deterministic rewrite carries the places and topic terms of the most recent user turns into an
+elliptical question.
+"""
+
+from __future__ import annotations
+
+import re
+
+from assistant.lexicon import Lexicon
+from assistant.text import detect_language
+
+# Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).
+_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|上面|前面")
+_EN_CUES = re.compile(
+    r"^(and|what about|how about|and what|what else|also|then|tell me more|more on|same for)\b"
+    r"|\b(it|its|this|that|these|those|they|them|the second|the first|the third|point)\b",
+    re.IGNORECASE,
+)
+
+MAX_CARRIED_TERMS = 6
+# Words that ask for more without naming an aspect of their own.
+_GENERIC = {
+    "具体", "详细", "详细情况", "怎么", "怎么样", "如何", "做", "措施", "举措", "内容", "情况", "进展", "哪些", "什么",
+    "一点", "一下", "说说", "介绍", "展开", "落实", "第二点", "第一点", "第三点", "这点", "这一点",
+    "more", "detail", "details", "specifically", "specific", "measures", "explain", "elaborate", "point",
+    "second", "first", "third", "tell", "done", "do", "does", "else",
+}
+_NUMBER = re.compile(r"第\s*\d+\s*号")
+
+
+def is_elliptical(question: str, lexicon: Lexicon) -> bool:
+    """True when the question cannot stand on its own (a cue word, or almost no content)."""
+    q = question.strip()
+    if _ZH_CUES.search(q) or _EN_CUES.search(q):
+        return True
+    return len(lexicon.query_terms(q)) <= 1
+
+
+def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) -> str:
+    """Carry the topic of earlier user turns into an elliptical follow-up.
+
+    "那土地方面呢？" after "惠水有哪些发展措施？" → "那土地方面呢？（惠水 发展 措施）": retrieval sees
+    both the new aspect and the old topic, and the user sees what was understood.
+    """
+    previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
+    if not previous or not is_elliptical(question, lexicon):
+        return question
+    own = {t for t in lexicon.query_terms(question) if t not in _GENERIC}
+    own_places = set(lexicon.places_in(question))
+    carried: list[str] = []
+    # Places first (most recent turn first), then content terms, skipping what the question has.
+    for turn in reversed(previous[-3:]):
+        for place in lexicon.places_in(turn):
+            if place not in own_places and place not in carried:
+                carried.append(place)
+    for turn in reversed(previous[-3:]):
+        for number in _NUMBER.findall(turn):
+            if number not in question and number not in carried:
+                carried.append(number)
+    # A follow-up that names its own aspect ("那土地方面呢？", "what about taxes?") switches aspect:
+    # carry only the entities. One with no content of its own ("具体怎么做？") carries the topic too.
+    if not own:
+        for turn in reversed(previous[-2:]):
+            for term in _surface_terms(turn, lexicon):
+                if term not in carried and len(carried) < MAX_CARRIED_TERMS:
+                    carried.append(term)
+    if not carried:
+        return question
+    if detect_language(question) == "en":
+        return f"{question.strip()} (context: {', '.join(carried)})"
+    return f"{question.strip()}（{' '.join(carried)}）"
+
+
+def _surface_terms(text: str, lexicon: Lexicon) -> list[str]:
+    """Content words of a turn as written (no glossary expansion), in order, deduplicated."""
+    out: list[str] = []
+    for tok in lexicon.tokenize(text):
+        if len(tok) >= 2 and tok not in out:
+            out.append(tok)
+    return out
