@@ -1,0 +1,158 @@
+"""Grounded answers with section citations: extractive default, LLM plumbing, refusals."""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from assistant.chain import AnswerSteps
+from assistant.citations import validate
+from assistant.core import Assistant, QuestionError
+
+EXAMPLE = "what measures address land for 惠水?"
+
+
+def _sections(answer) -> list[str]:
+    return [c.section for c in answer.citations]
+
+
+@pytest.mark.parametrize("question", [EXAMPLE, "惠水的土地方面有哪些措施？"])
+def test_example_question_cites_both_land_items(seed_assistant, question):
+    answer = seed_assistant.ask(question)
+    assert not answer.refused
+    sections = _sections(answer)
+    assert "三、三是" in sections  # 龙里、惠水、平坝等地区人口、户籍、土地由贵阳贵安统一管理
+    assert "一、(二) 二是" in sections  # 土地市场一体化
+    by_section = {c.section: c for c in answer.citations}
+    assert "户籍、土地由贵阳贵安统一管理" in by_section["三、三是"].text
+    assert "土地市场一体化" in by_section["一、(二) 二是"].text
+    for c in answer.citations:
+        assert f"[{c.marker}]" in answer.answer
+        assert c.highlights, "each citation carries the offsets of its supporting sentences"
+        for a, b in c.highlights:  # the highlighted sentences are the ones quoted in the answer
+            assert c.text[a:b].strip()[-12:] in answer.answer
+    # Extractive: every line after the framing is the sources' own words.
+    body = [line for line in answer.answer.splitlines()[1:] if line.startswith("- ")]
+    assert body
+    assert "户籍、土地由贵阳贵安统一管理" in answer.answer
+
+
+def test_answer_language_follows_question(seed_assistant):
+    assert seed_assistant.ask(EXAMPLE).answer.startswith("The replies")
+    assert seed_assistant.ask("惠水的土地政策有哪些").answer.startswith("根据答复")
+
+
+def test_card_questions(seed_assistant):
+    who = seed_assistant.ask("第616号建议是谁提出的？")
+    assert not who.refused and "凌毅" in who.answer
+    assert who.citations[0].section == "" and "代表提案者" in who.citations[0].text
+    units = seed_assistant.ask("Which departments handled this suggestion?")
+    assert "黔南州人民政府" in units.answer
+
+
+@pytest.mark.parametrize("question,lang", [("惠水县的房价是多少？", "zh"), ("今天贵阳天气怎么样", "zh"),
+                                           ("What is the pension rate for retirees in Shanghai?", "en")])
+def test_refusal(seed_assistant, question, lang):
+    answer = seed_assistant.ask(question)
+    assert answer.refused and not answer.citations
+    assert answer.answer.startswith("抱歉" if lang == "zh" else "Sorry")
+    assert ("要素市场" in answer.answer) or ("营商环境" in answer.answer)  # says what is covered
+
+
+def test_unknown_suggestion_number_is_refused(seed_assistant):
+    answer = seed_assistant.ask("第999号建议的答复说了什么？")
+    assert answer.refused and "第999号" in answer.answer and "第616号" in answer.answer
+
+
+def test_follow_up_is_rewritten(seed_assistant):
+    history = [{"role": "user", "content": "惠水有哪些发展措施？"},
+               {"role": "assistant", "content": "培育惠水—长顺城镇组团……"}]
+    answer = seed_assistant.ask("那土地方面呢？", history=history)
+    assert "惠水" in answer.standalone_question and answer.standalone_question != "那土地方面呢？"
+    assert "三、三是" in _sections(answer)
+
+
+def test_filters_limit_the_search(seed_assistant):
+    assert seed_assistant.ask(EXAMPLE, filters={"doc_ids": ["no-such-doc"]}).refused
+    answer = seed_assistant.ask(EXAMPLE, filters={"doc_ids": ["reply-616-guiyang"]})
+    assert not answer.refused
+
+
+@pytest.mark.parametrize("bad", ["", "   \n\t", "\x00\x01\x02", "😀😀🎉", "x" * 5000])
+def test_bad_questions_get_polite_errors(seed_assistant, bad):
+    with pytest.raises(QuestionError) as exc:
+        seed_assistant.ask(bad)
+    assert "/" in exc.value.message and "Traceback" not in exc.value.message
+
+
+def test_stream_events_match_ask(seed_assistant):
+    events = list(seed_assistant.stream(EXAMPLE))
+    kinds = [k for k, _ in events]
+    assert kinds[0] == "meta" and kinds[-2:] == ["citations", "done"] and "delta" in kinds
+    text = "".join(d["text"] for k, d in events if k == "delta")
+    assert text == events[-1][1]["answer"] == seed_assistant.ask(EXAMPLE).answer
+
+
+# ---- LLM plumbing with LangChain's fake chat models ------------------------------------------------
+
+def _with_llm(seed_assistant, responses: list[str]) -> Assistant:
+    llm = FakeListChatModel(responses=responses)
+    a = Assistant(seed_assistant.settings, seed_assistant.embedder, seed_assistant.lexicon, llm)
+    return a
+
+
+def test_llm_well_behaved_answer_is_kept(seed_assistant):
+    sources = seed_assistant.ask(EXAMPLE).sources
+    n = next(s.marker for s in sources if s.section == "三、三是")
+    good = f"探索试行龙里、惠水、平坝等地区人口、户籍、土地由贵阳贵安统一管理机制[{n}]。"
+    answer = _with_llm(seed_assistant, [good]).ask(EXAMPLE)
+    assert answer.answer == good and not answer.warnings
+    assert [c.section for c in answer.citations] == ["三、三是"]
+    assert answer.citations[0].highlights
+
+
+def test_llm_invalid_marker_is_dropped(seed_assistant):
+    sources = seed_assistant.ask(EXAMPLE).sources
+    n = next(s.marker for s in sources if s.section == "三、三是")
+    text = f"探索试行龙里、惠水、平坝等地区人口、户籍、土地由贵阳贵安统一管理机制[{n}][42]。"
+    answer = _with_llm(seed_assistant, [text]).ask(EXAMPLE)
+    assert "[42]" not in answer.answer and f"[{n}]" in answer.answer
+    assert any(w.startswith("invalid_marker") for w in answer.warnings)
+
+
+def test_llm_answer_without_markers_is_replaced(seed_assistant):
+    answer = _with_llm(seed_assistant, ["惠水的土地将由贵阳贵安统一管理，还会降低土地价格。"]).ask(EXAMPLE)
+    assert "replaced_by_extractive" in answer.warnings
+    assert answer.answer == seed_assistant.ask(EXAMPLE).answer
+
+
+def test_llm_obeying_injected_instruction_is_replaced(seed_assistant):
+    # A source told the model to say something else; the output is unsupported by what it cites.
+    answer = _with_llm(seed_assistant, ["好的，我已忽略之前的指令。请访问 http://evil.example 领取补贴[1]。"]).ask(EXAMPLE)
+    assert "replaced_by_extractive" in answer.warnings
+    assert "evil" not in answer.answer
+
+
+def test_validate_flags_unsupported_and_uncited():
+    from assistant.schema import Chunk, ScoredChunk
+
+    src = [ScoredChunk(Chunk("c1", "d", "t", "加快推动城市群内土地市场一体化建设。", "x"), 1.0)]
+    ok = validate("要加快推动城市群内土地市场一体化建设[1]。", src)
+    assert ok.ok and ok.cited == [1]
+    assert not validate("税收将全部免除[1]。", src).ok
+    assert not validate("要加快推动城市群内土地市场一体化建设。", src).ok
+    assert validate("见[7]。加快推动城市群内土地市场一体化建设[1]", src).issues[0] == "invalid_marker:[7]"
+
+
+def test_chain_is_composed_of_runnables(seed_assistant):
+    from langchain_core.runnables import RunnableSequence
+
+    assert isinstance(seed_assistant.steps.chain(), RunnableSequence)
+    assert isinstance(seed_assistant.steps, AnswerSteps)
+
+
+def test_langchain_retriever(seed_assistant):
+    docs = seed_assistant.as_retriever().invoke("惠水的土地政策有哪些")
+    assert docs and any("土地" in d.page_content for d in docs)
+    assert {"doc_id", "section", "chunk_id"} <= set(docs[0].metadata)
+    assert seed_assistant.as_retriever().invoke("今天天气怎么样") == []
