@@ -1,0 +1,320 @@
+"""The keyword side's language resources: tokens, query expansion, place names, resource files.
+
+Everything runs on the real jieba with the shipped dictionaries; no network, no model.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.lexicon import (
+    AMBIGUOUS_PLACES,
+    PLACE_CLUSTERS,
+    RESOURCES_DIR,
+    TOWN_COUNTY,
+    Lexicon,
+    read_userdict,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED_REPLY = ROOT / "corpus" / "reply-616-guiyang.txt"
+# shared/ sits beside the repository, both here and in CI.
+WORK_REPORTS = ROOT.parent / "shared" / "data" / "gov-work-reports"
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+@pytest.fixture(scope="module")
+def lex() -> Lexicon:
+    return Lexicon.default()
+
+
+@pytest.fixture(scope="module")
+def seed_tokens(lex: Lexicon) -> list[str]:
+    return lex.tokenize(SEED_REPLY.read_text(encoding="utf-8"))
+
+
+# ---------------------------------------------------------------- place names stay whole
+
+WHOLE_PLACES = _words("惠水 长顺 龙里 贵定 修文 乌当 平坝 清镇 花溪 观山湖 贵阳贵安 黔中城市群")
+
+
+@pytest.mark.parametrize("place", WHOLE_PLACES)
+def test_place_names_stay_whole_in_running_text(lex: Lexicon, place: str) -> None:
+    tokens = lex.tokenize(f"支持{place}加快发展现代农业")
+    assert place in tokens
+
+
+def test_place_names_stay_whole_in_the_seed_reply(seed_tokens: list[str]) -> None:
+    # 修文—乌当—贵定—龙里—惠水—长顺—平坝—清镇 is the ring road sentence of the seed reply.
+    for place in _words("修文 乌当 贵定 龙里 惠水 长顺 平坝 清镇 花溪 贵阳贵安 黔中城市群"):
+        assert place in seed_tokens, place
+
+
+def test_full_forms_are_one_token_and_also_yield_the_short_form(lex: Lexicon) -> None:
+    tokens = lex.tokenize("惠水县、观山湖区、清镇市和黔南布依族苗族自治州")
+    for word in ["惠水县", "惠水", "观山湖区", "观山湖", "清镇市", "清镇", "黔南布依族苗族自治州", "黔南"]:
+        assert word in tokens, word
+
+
+# ---------------------------------------------------------------- government terms
+
+
+def test_seed_reply_keeps_its_policy_terms_whole(seed_tokens: list[str]) -> None:
+    for term in _words(
+        "增减挂钩 营商环境 招商引资 建设用地 占补平衡 冷链物流 城镇组团 信用修复 非法集资 数字货币 产城融合 飞地经济 一县一业 一村一品 最多跑一次 放管服"
+    ):
+        assert term in seed_tokens, term
+
+
+def test_long_terms_also_yield_the_words_inside_them(lex: Lexicon) -> None:
+    tokens = lex.tokenize("推动城乡建设用地增减挂钩")
+    assert {"城乡建设用地增减挂钩", "建设用地", "用地", "增减挂钩"} <= set(tokens)
+
+
+def test_no_words_invented_across_word_boundaries(lex: Lexicon) -> None:
+    # jieba's cut_for_search would add 民政 (civil affairs) from 人民政府.
+    assert "民政" not in lex.tokenize("贵阳市人民政府")
+
+
+def test_unknown_words_also_give_character_bigrams(lex: Lexicon) -> None:
+    word = "贵惠大道"  # not in any dictionary: how jieba cuts it depends on context
+    tokens = lex.tokenize(f"建设{word}南部城市走廊")
+    assert "贵惠" in tokens or word in tokens
+
+
+# ---------------------------------------------------------------- stopwords
+
+
+def test_stopwords_are_dropped(lex: Lexicon) -> None:
+    tokens = lex.tokenize("请问关于惠水的土地方面有哪些措施呢？")
+    assert tokens == ["惠水", "土地", "措施"]
+    assert lex.tokenize("What is the land policy of the city?") == ["land", "policy", "city"]
+
+
+def test_is_stopword(lex: Lexicon) -> None:
+    for word in ["的", "哪些", "请问", "什么", "The", "what", "how"]:
+        assert lex.is_stopword(word), word
+    for word in ["土地", "惠水", "建议", "工作", "情况", "发展", "政策", "问题", "地", "land", "tax"]:
+        assert not lex.is_stopword(word), word
+
+
+def test_punctuation_and_white_space_never_become_tokens(lex: Lexicon) -> None:
+    tokens = lex.tokenize("一、关于“参照东西部协作”的建议（一）\n\t……——《规划》")
+    assert all(re.search(r"[^\W_]", t) for t in tokens), tokens
+
+
+# ---------------------------------------------------------------- query terms
+
+
+def test_english_question_gets_chinese_terms(lex: Lexicon) -> None:
+    terms = lex.query_terms("what measures address land for Huishui?")
+    assert {"土地", "用地", "惠水"} <= set(terms)
+    assert {"land", "measure"} <= set(terms)  # kept for English documents
+    assert "what" not in terms and "for" not in terms
+
+
+def test_multiword_phrases_win_over_single_words(lex: Lexicon) -> None:
+    terms = lex.query_terms("How is investment attraction linked to the business environment?")
+    assert {"招商引资", "营商环境"} <= set(terms)
+    assert "投资" not in terms  # "investment" alone is not what was asked
+
+
+def test_plurals_hyphens_and_apostrophes(lex: Lexicon) -> None:
+    assert {"税收", "减税降费"} <= set(lex.query_terms("tax cuts and taxes"))
+    assert {"贵安", "贵安新区"} <= set(lex.query_terms("Gui'an New Area"))
+    assert {"惠水", "长顺", "城镇组团"} <= set(lex.query_terms("the Huishui-Changshun town cluster"))
+    assert {"研发", "数字人民币"} <= set(lex.query_terms("R&D and the e-CNY pilot"))
+
+
+def test_who_proposed_maps_to_the_header_field(lex: Lexicon) -> None:
+    assert "代表提案者" in lex.query_terms("Who proposed suggestion 616?")
+
+
+def test_capitalised_glossary_keys_need_capitals(lex: Lexicon) -> None:
+    assert "贵定" in lex.query_terms("Cooperation between Guiding and Longli")
+    assert "贵定" not in lex.query_terms("the guiding principles of the work report")
+
+
+def test_mixed_language_question(lex: Lexicon) -> None:
+    terms = lex.query_terms("惠水的land policy")
+    assert {"惠水", "land", "土地", "policy", "政策"} <= set(terms)
+
+
+def test_query_terms_have_no_repeats(lex: Lexicon) -> None:
+    terms = lex.query_terms("土地 land 土地 land use")
+    assert len(terms) == len(set(terms))
+
+
+# ---------------------------------------------------------------- places
+
+
+def test_places_in_finds_short_and_full_forms(lex: Lexicon) -> None:
+    assert lex.places_in("惠水县和长顺") == ["惠水", "长顺"]
+    assert lex.places_in("黔南布依族苗族自治州、平坝区、清镇市") == ["黔南", "平坝", "清镇"]
+
+
+def test_places_in_reads_pinyin(lex: Lexicon) -> None:
+    assert lex.places_in("Huishui County and Changshun near Gui'an") == ["惠水", "长顺", "贵安"]
+    assert lex.places_in("Xi Jinping said") == []
+    assert lex.places_in("Jinping County") == ["锦屏"]
+
+
+def test_places_in_ignores_place_names_inside_other_words(lex: Lexicon) -> None:
+    assert lex.places_in("建设山水城市，从江苏引进企业，维护公正安全，长江口") == []
+
+
+def test_ambiguous_short_forms_need_a_neighbouring_place(lex: Lexicon) -> None:
+    assert "沿河" in AMBIGUOUS_PLACES
+    assert lex.places_in("加强沿河地区生态保护") == []
+    assert lex.places_in("思南、沿河、德江三县") == ["思南", "沿河", "德江"]
+    assert lex.places_in("沿河县") == ["沿河"]
+
+
+def test_places_in_the_seed_reply(lex: Lexicon) -> None:
+    places = lex.places_in(SEED_REPLY.read_text(encoding="utf-8"))
+    for place in _words(
+        "贵阳 黔南 贵定 龙里 惠水 长顺 修文 乌当 平坝 清镇 花溪 贵安 广顺 黔中城市群 贵阳都市圈 贵阳贵安 双龙航空港经济区"
+    ):
+        assert place in places, place
+    assert len(places) == len(set(places))
+
+
+def test_canonical_place(lex: Lexicon) -> None:
+    cases = {
+        "惠水": "惠水",
+        "惠水县": "惠水",
+        "平坝区": "平坝",
+        "清镇市": "清镇",
+        "清镇": "清镇",
+        "黔南州": "黔南",
+        "黔南布依族苗族自治州": "黔南",
+        "三都水族自治县": "三都",
+        "威宁自治县": "威宁",
+        "六枝特区": "六枝",
+        "贵安新区": "贵安",
+        "遵义县": "播州",
+        "盘县": "盘州",
+        "广顺镇": "广顺",
+        "Huishui": "惠水",
+        "Longli County": "龙里",
+        "Guian": "贵安",
+    }
+    for name, canonical in cases.items():
+        assert lex.canonical_place(name) == canonical, name
+    assert lex.canonical_place("土地") is None
+
+
+def test_cluster_of(lex: Lexicon) -> None:
+    assert lex.cluster_of("惠水")[:2] == ["惠水", "长顺"]
+    assert "广顺" in lex.cluster_of("惠水")  # a town of 长顺, the other member
+    assert lex.cluster_of("龙里")[:2] == ["龙里", "贵定"]
+    assert lex.cluster_of("Guiding County")[:2] == ["贵定", "龙里"]
+    assert {"广顺", "长顺", "惠水"} <= set(lex.cluster_of("广顺"))
+    assert set(lex.cluster_of("惠水-长顺城镇组团")) >= {"惠水", "长顺"}
+    assert lex.cluster_of("贵阳贵安")[:3] == ["贵阳贵安", "贵阳", "贵安"]
+    assert lex.cluster_of("修文")[0] == "修文"
+    assert lex.cluster_of("无此地") == ["无此地"]
+
+
+# ---------------------------------------------------------------- the resource files
+
+
+def test_place_dictionary_is_a_jieba_user_dictionary() -> None:
+    lines = (RESOURCES_DIR / "places.txt").read_text(encoding="utf-8").splitlines()
+    assert all(re.fullmatch(r"\S+ \d+ [a-z]+", line) for line in lines)
+
+
+def test_gov_terms_is_a_jieba_user_dictionary() -> None:
+    lines = (RESOURCES_DIR / "gov_terms.txt").read_text(encoding="utf-8").splitlines()
+    assert len(lines) >= 300
+    assert all(re.fullmatch(r"\S+ \d+ [a-z]+", line) for line in lines)
+    words = [line.split()[0] for line in lines]
+    assert len(words) == len(set(words))
+
+
+def test_every_guizhou_county_is_listed_with_pinyin(lex: Lexicon) -> None:
+    words = [w for w, _, _ in read_userdict(RESOURCES_DIR / "places.txt")]
+    # Every division with an administrative full form (县/区/市/州 …), towns aside.
+    divisions = {lex.canonical_place(w) for w in words if lex.canonical_place(w) != w} - set(TOWN_COUNTY)
+    assert len(divisions) >= 88 + 9 + 1  # 88 county-level, 9 prefecture-level, the province
+    for county in _words(
+        "南明 云岩 花溪 乌当 白云 观山湖 清镇 开阳 息烽 修文 都匀 福泉 荔波 贵定 瓮安 独山 平塘 罗甸 长顺 龙里 惠水 三都 西秀 平坝 普定 镇宁 关岭 紫云"
+    ):
+        assert county in divisions, county
+    chinese_targets = {t for targets in lex.glossary.values() for t in targets}
+    missing = {d for d in divisions if d not in chinese_targets}
+    assert not missing, f"no pinyin for {sorted(missing)}"
+
+
+def test_cluster_tables_use_canonical_names(lex: Lexicon) -> None:
+    for members in PLACE_CLUSTERS.values():
+        for place in members:
+            assert lex.canonical_place(place) == place
+    for town, county in TOWN_COUNTY.items():
+        assert lex.canonical_place(town) == town
+        assert lex.canonical_place(county) == county
+
+
+def test_glossary_and_stopwords_are_sane(lex: Lexicon) -> None:
+    assert len(lex.glossary) >= 300
+    lines = [
+        line
+        for line in (RESOURCES_DIR / "glossary.tsv").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert all(line.count("\t") == 1 for line in lines)
+    # Conservative stopwords: no word that carries meaning in a reply.
+    for word in ["工作", "建议", "发展", "政策", "情况", "问题", "土地", "地", "市", "县", "not", "no"]:
+        assert word not in lex.stopwords, word
+
+
+# ---------------------------------------------------------------- loading, cache, speed
+
+
+def test_load_is_quiet_and_uses_jiebas_cache(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    started = time.perf_counter()
+    first = Lexicon(cache_dir=tmp_path)  # an empty folder: jieba builds its prefix dictionary
+    cold_tokens = first.tokenize("惠水县和长顺的土地要素")
+    cold = time.perf_counter() - started
+    assert (tmp_path / "jieba.cache").is_file()
+
+    started = time.perf_counter()
+    second = Lexicon(cache_dir=tmp_path)
+    warm_tokens = second.tokenize("惠水县和长顺的土地要素")
+    warm = time.perf_counter() - started
+
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", "loading printed something"
+    assert warm_tokens == cold_tokens == ["惠水", "惠水县", "长顺", "土地", "要素", "土地要素"]
+    print(f"\nlexicon load: {cold:.2f} s without a cache, {warm:.2f} s from jieba's cache")
+    assert warm < 2.0
+
+
+def test_default_is_shared() -> None:
+    assert Lexicon.default() is Lexicon.default()
+
+
+def test_tokenize_speed_is_reported() -> None:
+    reports = sorted(WORK_REPORTS.glob("*.txt")) if WORK_REPORTS.is_dir() else []
+    text = "\n".join(p.read_text(encoding="utf-8") for p in reports) or SEED_REPLY.read_text(encoding="utf-8")
+    fresh = Lexicon()  # an empty block memo: measure new text, not repeats
+    fresh.tokenize("预热")
+    started = time.perf_counter()
+    tokens = fresh.tokenize(text)
+    cold = time.perf_counter() - started
+    started = time.perf_counter()
+    fresh.tokenize(text)
+    warm = time.perf_counter() - started
+    size = len(text.encode("utf-8")) / 1e6
+    print(
+        f"\ntokenize: {size:.2f} MB, {len(tokens)} tokens, {size / cold:.2f} MB/s new text, "
+        f"{size / warm:.1f} MB/s seen text"
+    )
+    assert tokens
