@@ -88,8 +88,7 @@ class AnswerSteps:
 
     def _extractive(self, state: dict) -> Draft:
         found: Retrieval = state["retrieval"]
-        ext = extractive_answer(state["standalone"], found.results, self.lexicon, found.places,
-                                state["language"])
+        ext = extractive_answer(found, self.lexicon, state["language"])
         if not ext.selections:
             return Draft(refusal.message(found, self.index.snapshot, state["language"]), refused=True)
         return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})

@@ -53,7 +53,7 @@ def validate(answer: str, sources: list[ScoredChunk]) -> Validation:
     text = MARKER.sub(repair, answer)
     cited: list[int] = []
     support: dict[int, list[tuple[int, int]]] = {}
-    for a, b in split_sentences(text):
+    for a, b in _claim_spans(text):
         sentence = text[a:b]
         claim = MARKER.sub("", sentence).strip()
         if not _is_claim(claim):
@@ -73,6 +73,17 @@ def validate(answer: str, sources: list[ScoredChunk]) -> Validation:
         if not supported:
             issues.append(f"unsupported:{claim[:40]}")
     return Validation(text, cited, issues, support)
+
+
+def _claim_spans(text: str) -> list[tuple[int, int]]:
+    """Sentences, with a marker that trails its sentence's terminator ("…收悉。 [2]") joined to it."""
+    spans: list[tuple[int, int]] = []
+    for a, b in split_sentences(text):
+        if spans and not MARKER.sub("", text[a:b]).strip() and "\n" not in text[spans[-1][1]:a]:
+            spans[-1] = (spans[-1][0], b)
+        else:
+            spans.append((a, b))
+    return spans
 
 
 def _is_claim(sentence: str) -> bool:

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.lexicon import Lexicon
+from assistant.retrieval import Retrieval
 from assistant.schema import ScoredChunk
 from assistant.text import split_sentences
 
@@ -51,12 +52,24 @@ FRAMING = {
 }
 
 
-def select_sentences(question: str, sources: list[ScoredChunk], lexicon: Lexicon,
-                     places: list[str]) -> list[Selection]:
-    """Choose the sources to cite and, in each, the sentences that answer the question."""
+def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
+    """Choose the sources to cite and, in each, the sentences that answer the question.
+
+    A sentence is scored by the idf weight of the question's concepts it covers (a concept is a
+    word, or the Chinese alternatives of an English glossary word). When the question names an
+    aspect besides places ("惠水的*土地*政策"), a sentence must cover an aspect: naming the place is
+    not enough.
+    """
+    sources = found.results
     if not sources:
         return []
-    terms = set(lexicon.query_terms(question))
+    if found.card_intent:
+        for rank, sc in enumerate(sources[:3], start=1):
+            if sc.chunk.kind == "card":
+                lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
+                if lines:
+                    return [Selection(rank, sc, lines)]
+    aspects = [(g, w) for g, w in found.concepts if not all(lexicon.canonical_place(t) for t in g)]
     best = sources[0].score
     selections: list[Selection] = []
     for rank, sc in enumerate(sources, start=1):
@@ -64,41 +77,37 @@ def select_sentences(question: str, sources: list[ScoredChunk], lexicon: Lexicon
             break
         if rank > 1 and sc.score < RELATIVE_SOURCE_SCORE * best:
             continue
-        spans = _best_spans(question, sc, terms, places, lexicon, must=(rank == 1))
+        spans = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1))
         if spans:
             selections.append(Selection(rank, sc, spans))
     # Keep the answer short: trim the lowest-ranked sources' sentences first.
     total = sum(len(s.spans) for s in selections)
-    while total > MAX_SENTENCES and len(selections[-1].spans) > 1:
-        for sel in reversed(selections):
-            if len(sel.spans) > 1 and total > MAX_SENTENCES:
-                sel.spans.pop()
-                total -= 1
+    for sel in reversed(selections):
+        while total > MAX_SENTENCES and len(sel.spans) > 1:
+            sel.spans.pop()
+            total -= 1
     return selections
 
 
-def _best_spans(question: str, sc: ScoredChunk, terms: set[str], places: list[str],
-                lexicon: Lexicon, must: bool) -> list[tuple[int, int]]:
+def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
+                must: bool) -> list[tuple[int, int]]:
     text = sc.chunk.text
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
     if not spans:
         return []
-    if sc.chunk.kind == "card":
-        picked = _card_lines(question, text, spans)
-        if picked or not must:
-            return picked
     scored = []
     for a, b in spans:
         sentence = text[a:b]
         tokens = set(lexicon.tokenize(sentence))
-        overlap = len(terms & tokens)
-        score = overlap + sum(1.5 for p in places if p in sentence)
-        scored.append((score, a, b))
-    top = max(s for s, _, _ in scored)
+        covered = [(g, w) for g, w in concepts if any(t in tokens or t in sentence for t in g)]
+        if aspects and not any(c in aspects for c in covered):
+            continue
+        scored.append((sum(w for _, w in covered), a, b))
+    top = max((s for s, _, _ in scored), default=0.0)
     if top <= 0:
         # Matched on meaning only (e.g. an English question): the section's opening states its point.
-        return [spans[0]] if must or sc.dense_rank == 1 else []
-    keep = [(s, a, b) for s, a, b in scored if s >= max(1.0, 0.6 * top)]
+        return [spans[0]] if must else []
+    keep = [(s, a, b) for s, a, b in scored if s >= 0.6 * top]
     keep.sort(key=lambda x: -x[0])
     return sorted((a, b) for _, a, b in keep[:MAX_SENTENCES_PER_SOURCE])
 
@@ -130,14 +139,33 @@ def render(selections: list[Selection], language: str) -> str:
         lines.append("")
         lines.append(heading)
         for sel in sorted(doc_sels, key=lambda s: s.source.chunk.order):
-            body = "".join(sel.source.chunk.text[a:b].strip() for a, b in sel.spans)
-            label = sel.source.chunk.section
-            prefix = f"{label}：" if label and not body.startswith(label) else ""
-            lines.append(f"- {prefix}{body} [{sel.marker}]")
+            lines.append(f"- {_item(sel)} [{sel.marker}]")
     return "\n".join(lines)
 
 
-def extractive_answer(question: str, sources: list[ScoredChunk], lexicon: Lexicon,
-                      places: list[str], language: str) -> ExtractiveAnswer:
-    selections = select_sentences(question, sources, lexicon, places)
+def _item(sel: Selection) -> str:
+    """"一、(二) 二是：加快推动……" — the section path, then the chosen sentences as written.
+
+    Sentences that are not next to each other are joined with "……" (a card's lines with "；").
+    """
+    chunk = sel.source.chunk
+    parts: list[str] = []
+    previous_end = None
+    for a, b in sel.spans:
+        piece = chunk.text[a:b].strip()
+        if previous_end is not None:
+            gap = chunk.text[previous_end:a]
+            parts.append("；" if chunk.kind == "card" else ("" if not gap.strip() else "……"))
+        parts.append(piece)
+        previous_end = b
+    body = "".join(parts)
+    label = chunk.section
+    leaf = label.split(" ")[-1].split("、")[-1] or label
+    if leaf and body.startswith(leaf):  # "二是加快……" under "一、(二) 二是": keep the label once
+        body = body[len(leaf):].lstrip("，,：: ")
+    return f"{label}：{body}" if label else body
+
+
+def extractive_answer(found: Retrieval, lexicon: Lexicon, language: str) -> ExtractiveAnswer:
+    selections = select_sentences(found, lexicon)
     return ExtractiveAnswer(render(selections, language), selections)

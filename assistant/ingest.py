@@ -254,6 +254,9 @@ class Ingestor:
                 self.vectors.upsert([c for c, _ in new], _stack([v for _, v in new]))
             tokens = [self.lexicon.tokenize(c.index_text) for c in p.chunks]
             self.registry.replace_document(p.record, p.chunks, tokens)
+            kept = [c for c in p.chunks if c.chunk_id in old_ids]
+            if kept:  # unchanged text, but its position in the document may have moved
+                self.vectors.update_metadata(kept)
             stale = old_ids - {c.chunk_id for c in p.chunks}
             if stale:
                 self.vectors.delete(sorted(stale))

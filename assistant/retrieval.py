@@ -41,6 +41,15 @@ _CARD_INTENT = re.compile(
 )
 
 
+# Words that frame a question rather than name its subject ("有哪些*措施*", "*政策*"): they count
+# for little when judging whether a section (or sentence) covers the question.
+GENERIC_TERMS = frozenset({
+    "措施", "举措", "政策", "情况", "工作", "内容", "方面", "问题", "做法", "办法", "有关", "相关", "方式",
+    "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
+})
+GENERIC_WEIGHT = 0.3
+
+
 @dataclass
 class Retrieval:
     """What the retriever found, and whether it is relevant enough to answer from."""
@@ -52,6 +61,8 @@ class Retrieval:
     evidence: dict = field(default_factory=dict)
     places: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
+    concepts: list[tuple[tuple[str, ...], float]] = field(default_factory=list)  # (terms, idf weight)
+    card_intent: bool = False  # the question asks about the proposer, number, session or units
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -90,8 +101,9 @@ class HybridRetriever:
         timings["lexical"] = _ms(t)
 
         t = time.perf_counter()
-        fused = self._fuse(snap, dense, lexical, question, places)
-        relevant, evidence = self._gate(snap, fused, dense, terms)
+        concepts = self.concepts(snap, question)
+        fused = self._fuse(snap, dense, lexical, question, places, concepts)
+        relevant, evidence = self._gate(fused, dense, question)
         timings["fuse"] = _ms(t)
         return Retrieval(
             query=question,
@@ -101,6 +113,8 @@ class HybridRetriever:
             evidence=evidence,
             places=places,
             terms=terms,
+            concepts=concepts,
+            card_intent=bool(_CARD_INTENT.search(question)),
             timings_ms=timings,
         )
 
@@ -122,7 +136,9 @@ class HybridRetriever:
         return doc_ids, ""
 
     def _fuse(self, snap: Snapshot, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],
-              question: str, places: list[str]) -> list[ScoredChunk]:
+              question: str, places: list[str], concepts: list[tuple[tuple[str, ...], float]]
+              ) -> list[ScoredChunk]:
+        """Reciprocal-rank fusion, plus bonuses for covering the question's concepts and places."""
         s = self.settings
         found: dict[str, ScoredChunk] = {}
         for rank, (cid, score) in enumerate(dense, start=1):
@@ -139,6 +155,8 @@ class HybridRetriever:
         card_intent = bool(_CARD_INTENT.search(question))
         for sc in found.values():
             text = sc.chunk.text
+            sc.coverage = _coverage(snap, sc.chunk.chunk_id, concepts)
+            sc.score += s.coverage_weight * top * sc.coverage
             if places:
                 if any(p in text for p in places):
                     sc.score += s.place_boost * top
@@ -157,38 +175,54 @@ class HybridRetriever:
                 unique.append(sc)
         return unique
 
-    def _gate(self, snap: Snapshot, fused: list[ScoredChunk], dense: list[tuple[str, float]],
-              terms: list[str]) -> tuple[bool, dict]:
-        """Is anything relevant? Evidence: keyword coverage and the dense score's standing.
+    def _gate(self, fused: list[ScoredChunk], dense: list[tuple[str, float]], question: str
+              ) -> tuple[bool, dict]:
+        """Is anything relevant? Evidence: concept coverage and the dense score's standing.
 
         e5 cosines bunch between 0.7 and 0.9 whatever the question, so the dense evidence is
         relative: how far the best hit stands above the median of the candidate list.
         """
         if not fused:
             return False, {}
-        coverage = max(self._coverage(snap, sc.chunk.chunk_id, terms) for sc in fused[:3])
+        coverage = max(sc.coverage for sc in fused[:3])
         scores = [sc for _, sc in dense]
         margin = (scores[0] - statistics.median(scores)) if len(scores) >= 3 else 0.0
         dense_top = scores[0] if scores else 0.0
+        card = bool(_CARD_INTENT.search(question)) and any(sc.chunk.kind == "card" for sc in fused[:2])
         evidence = {"coverage": round(coverage, 3), "dense_top": round(dense_top, 4),
-                    "dense_margin": round(margin, 4)}
+                    "dense_margin": round(margin, 4), "card": card}
         s = self.settings
         relevant = (
-            coverage >= s.gate_coverage
+            card
+            or coverage >= s.gate_coverage
             or margin >= s.gate_margin
             or (coverage >= s.gate_coverage_weak and margin >= s.gate_margin_weak)
         )
         return relevant, evidence
 
-    def _coverage(self, snap: Snapshot, chunk_id: str, terms: list[str]) -> float:
-        """IDF-weighted share of the question's terms that occur in the chunk."""
-        kw = snap.keyword
-        weights = kw.idf_of(terms)
-        total = sum(weights.values())
-        if total <= 0:
-            return 0.0
-        present = kw.terms_of(chunk_id)
-        return sum(w for t, w in weights.items() if t in present) / total
+    def concepts(self, snap: Snapshot, question: str) -> list[tuple[tuple[str, ...], float]]:
+        """The question's concepts with idf weights; English words the corpus never uses are left
+        out (the glossary has already turned the known ones into Chinese)."""
+        idf_all = snap.keyword.idf_of([t for group in self.lexicon.query_concepts(question) for t in group])
+        out = []
+        for group in self.lexicon.query_concepts(question):
+            known = [t for t in group if t in snap.keyword.vocab]
+            if not known and all(t.isascii() for t in group):
+                continue
+            weight = max(idf_all[t] for t in group)
+            if all(t in GENERIC_TERMS for t in group):
+                weight *= GENERIC_WEIGHT
+            out.append((group, weight))
+        return out
+
+
+def _coverage(snap: Snapshot, chunk_id: str, concepts: list[tuple[tuple[str, ...], float]]) -> float:
+    """Idf-weighted share of the question's concepts that the chunk contains."""
+    total = sum(w for _, w in concepts)
+    if total <= 0:
+        return 0.0
+    present = snap.keyword.terms_of(chunk_id)
+    return sum(w for group, w in concepts if any(t in present for t in group)) / total
 
 
 def _normalise_number(value: str) -> str:

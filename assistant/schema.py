@@ -137,6 +137,7 @@ class ScoredChunk:
     dense_rank: int | None = None
     lexical_score: float | None = None  # BM25 score, if the keyword side found it
     lexical_rank: int | None = None
+    coverage: float = 0.0  # idf-weighted share of the question's concepts found in the chunk
 
 
 class Citation(BaseModel):

@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     rrf_k: int = Field(60, ge=1)
     dense_weight: float = 1.0
     lexical_weight: float = 1.0
-    place_boost: float = Field(0.5, description="bonus for sections naming a place in the question, "
+    coverage_weight: float = Field(1.0, description="bonus for covering the question's concepts, as a "
+                                   "share of a first place's fused score")
+    place_boost: float = Field(0.2, description="bonus for sections naming a place in the question, "
                                "as a share of a first place's fused score")
     card_boost: float = Field(1.5, description="bonus for the document card on questions about the "
                               "proposer, number, session or handling units")

@@ -113,6 +113,12 @@ class ChromaVectorStore:
                 )
             )
 
+    def update_metadata(self, chunks: Sequence[Chunk], batch: int = 1000) -> None:
+        for i in range(0, len(chunks), batch):
+            part = chunks[i : i + batch]
+            self._call(lambda p=part: self.collection.update(
+                ids=[c.chunk_id for c in p], metadatas=[c.metadata() for c in p]))
+
     def delete(self, ids: Sequence[str], batch: int = 1000) -> None:
         ids = list(ids)
         for i in range(0, len(ids), batch):
