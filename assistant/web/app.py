@@ -19,6 +19,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
         title="建议提案答复智能问答 / Reply Assistant API",
         description="Answers questions from government reply documents with section citations.",
         version="0.1.0",
+        # FastAPI's /docs and /redoc load their scripts from a CDN: offline they are blank pages.
+        # The API reference is served by the router at /api/docs instead.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.assistant = assistant
     app.state.settings = settings
