@@ -10,8 +10,6 @@ from assistant.settings import Settings
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     """Build the app. The assistant (model and index) is loaded once, here, and shared."""
-    import gradio as gr
-
     from assistant.web import api, page, security, widget
 
     assistant = assistant or Assistant.from_settings(settings)
@@ -29,4 +27,4 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     app.include_router(api.create_router(assistant, settings))
     app.include_router(widget.create_router(settings))
     security.install(app, settings)
-    return gr.mount_gradio_app(app, page.build_page(assistant, settings), path="/")
+    return page.mount_page(app, assistant, settings, path="/")
