@@ -49,24 +49,26 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous or not is_elliptical(question, lexicon):
         return question
-    own = {t for t in lexicon.query_terms(question) if t not in _GENERIC}
     own_places = set(lexicon.places_in(question))
+    own_aspects = {t for t in lexicon.query_terms(question)
+                   if t not in _GENERIC and not lexicon.canonical_place(t)}
     carried: list[str] = []
-    # Places first (most recent turn first), then content terms, skipping what the question has.
-    for turn in reversed(previous[-3:]):
-        for place in lexicon.places_in(turn):
-            if place not in own_places and place not in carried:
-                carried.append(place)
     for turn in reversed(previous[-3:]):
         for number in _NUMBER.findall(turn):
             if number not in question and number not in carried:
                 carried.append(number)
-    # A follow-up that names its own aspect ("那土地方面呢？", "what about taxes?") switches aspect:
-    # carry only the entities. One with no content of its own ("具体怎么做？") carries the topic too.
-    if not own:
+    # The follow-up replaces what it names and inherits the rest: "那土地方面呢？" keeps the place
+    # of the last turns, "那长顺呢？" keeps their aspect, "具体怎么做？" keeps both.
+    if not own_places:
+        for turn in reversed(previous[-3:]):
+            for place in lexicon.places_in(turn):
+                if place not in carried:
+                    carried.append(place)
+    if not own_aspects:
         for turn in reversed(previous[-2:]):
             for term in _surface_terms(turn, lexicon):
-                if term not in carried and len(carried) < MAX_CARRIED_TERMS:
+                if (term not in carried and not lexicon.canonical_place(term)
+                        and len(carried) < MAX_CARRIED_TERMS):
                     carried.append(term)
     if not carried:
         return question
