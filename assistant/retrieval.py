@@ -32,7 +32,7 @@ from assistant.text import normalize_for_match
 
 _NUMBER = re.compile(r"第\s*(\d+)\s*号")
 _CARD_INTENT = re.compile(
-    r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位|哪些单位|什么单位|"
+    r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
     r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
     r"who (?:proposed|submitted|raised|made|wrote|put forward|filed)|proposer|which (?:deputy|session|meeting|"
     r"department|office|unit|body|government)|handl|in charge|responsible|what number|suggestion number|"
@@ -48,6 +48,40 @@ GENERIC_TERMS = frozenset({
     "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
 })
 GENERIC_WEIGHT = 0.3
+
+
+# Questions that ask for a specific kind of fact (a date, an amount, a count, a contact, a person in
+# office) are answerable only from a section that holds such a fact. Replies describe measures, so
+# "什么时候开工？" or "预算多少钱？" over a section that names the project but no date or sum is the
+# classic case of a confident wrong answer: the gate refuses it.
+_ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
+    ("date",
+     re.compile(r"什么时候|何时|哪天|哪一天|几月|日期|时间表|哪年|哪一年|开工|竣工|开幕|\bwhen\b|what date|which date|"
+                r"what day|what year|which year|deadline", re.I),
+     re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|(?:19|20)\d\d|[一二三四五六七八九十]{1,3}月")),
+    ("amount",
+     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|价格|费用|how much|budget|cost|price|funding|"
+                r"spend", re.I),
+     re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元)|\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*(?:万|亿)")),
+    ("quantity",
+     re.compile(r"多少人|人口(?:是|有)?多少|多少个|比例|比率|报销|how many|population|percentage|ratio", re.I),
+     re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:人|个|项|家|户|%|平方公里|公里|吨|元)|百分之")),
+    ("contact",
+     re.compile(r"电话|联系方式|手机|邮箱|地址|phone|e-?mail|contact|address of", re.I),
+     re.compile(r"\d{7,}|\d{3,4}-\d{7,8}|@")),
+    ("person",
+     re.compile(r"(?:市长|书记|主任|局长|县长|州长|负责人)(?:是谁|由谁|叫什么)|由谁担任|谁担任|"
+                r"who is the (?:current )?(?:mayor|director|secretary|head|governor|chair)|who heads", re.I),
+     re.compile(r"担任|任组长|任主任")),
+]
+
+
+def answer_type_missing(question: str, texts: list[str]) -> str:
+    """The kind of fact the question asks for when none of the texts holds one, else ""."""
+    for name, asks, holds in _ANSWER_TYPES:
+        if asks.search(question) and not any(holds.search(t) for t in texts):
+            return name
+    return ""
 
 
 @dataclass
@@ -189,27 +223,34 @@ class HybridRetriever:
         margin = (scores[0] - statistics.median(scores)) if len(scores) >= 3 else 0.0
         dense_top = scores[0] if scores else 0.0
         card = bool(_CARD_INTENT.search(question)) and any(sc.chunk.kind == "card" for sc in fused[:2])
+        top = fused[0]
+        agree = (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3
+        # The fact must be in a section the answer would come from: the best-covering ones.
+        answering = [sc.chunk.text for sc in fused[:3] if sc.coverage >= 0.8 * coverage]
+        missing = "" if card else answer_type_missing(question, answering)
         evidence = {"coverage": round(coverage, 3), "dense_top": round(dense_top, 4),
-                    "dense_margin": round(margin, 4), "card": card}
+                    "dense_margin": round(margin, 4), "card": card, "agree": agree, "missing": missing}
         s = self.settings
-        relevant = (
+        relevant = not missing and (
             card
             or coverage >= s.gate_coverage
             or margin >= s.gate_margin
-            or (coverage >= s.gate_coverage_weak and margin >= s.gate_margin_weak)
+            or (agree and coverage >= s.gate_coverage_weak)
         )
         return relevant, evidence
 
     def concepts(self, snap: Snapshot, question: str) -> list[tuple[tuple[str, ...], float]]:
-        """The question's concepts with idf weights; English words the corpus never uses are left
-        out (the glossary has already turned the known ones into Chinese)."""
+        """The question's concepts with idf weights (English words the glossary turned into Chinese
+        are matched as Chinese)."""
         idf_all = snap.keyword.idf_of([t for group in self.lexicon.query_concepts(question) for t in group])
         out = []
         for group in self.lexicon.query_concepts(question):
             known = [t for t in group if t in snap.keyword.vocab]
-            if not known and all(t.isascii() for t in group):
-                continue
             weight = max(idf_all[t] for t in group)
+            if not known and all(t.isascii() for t in group):
+                # An English word the glossary does not know and no document uses: it still counts
+                # against coverage (the question asks about something), but for less.
+                weight *= self.settings.unknown_term_weight
             if all(t in GENERIC_TERMS for t in group):
                 weight *= GENERIC_WEIGHT
             out.append((group, weight))

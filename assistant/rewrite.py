@@ -14,7 +14,7 @@ from assistant.lexicon import Lexicon
 from assistant.text import detect_language
 
 # Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).
-_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|上面|前面")
+_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|除此之外|此外|另外")
 _EN_CUES = re.compile(
     r"^(and|what about|how about|and what|what else|also|then|tell me more|more on|same for)\b"
     r"|\b(it|its|this|that|these|those|they|them|the second|the first|the third|point)\b",
@@ -57,19 +57,23 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
         for number in _NUMBER.findall(turn):
             if number not in question and number not in carried:
                 carried.append(number)
-    # The follow-up replaces what it names and inherits the rest: "那土地方面呢？" keeps the place
-    # of the last turns, "那长顺呢？" keeps their aspect, "具体怎么做？" keeps both.
+    # The follow-up replaces what it names and inherits the rest: "那长顺呢？" keeps the aspect of
+    # the last turn, "那土地方面呢？" its place, "第二点具体怎么做？" both. The topic words of the last
+    # question are carried even when the follow-up names an aspect ("那人口户籍呢？" after a question
+    # on 统计工作): they point at the same part of the reply.
     if not own_places:
         for turn in reversed(previous[-3:]):
             for place in lexicon.places_in(turn):
                 if place not in carried:
                     carried.append(place)
-    if not own_aspects:
-        for turn in reversed(previous[-2:]):
-            for term in _surface_terms(turn, lexicon):
-                if (term not in carried and not lexicon.canonical_place(term)
-                        and len(carried) < MAX_CARRIED_TERMS):
-                    carried.append(term)
+    budget = MAX_CARRIED_TERMS if not own_aspects else MAX_CARRIED_TERMS // 2
+    for term in _surface_terms(previous[-1], lexicon):
+        if budget <= 0:
+            break
+        if (term not in carried and term not in own_aspects and term not in _GENERIC
+                and not lexicon.canonical_place(term)):
+            carried.append(term)
+            budget -= 1
     if not carried:
         return question
     if detect_language(question) == "en":

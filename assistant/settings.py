@@ -69,11 +69,12 @@ class Settings(BaseSettings):
     card_boost: float = Field(1.5, description="bonus for the document card on questions about the "
                               "proposer, number, session or handling units")
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
-    gate_coverage: float = Field(0.6, description="answer when this idf share of the question's terms "
+    unknown_term_weight: float = Field(0.3, description="weight of English words no document uses")
+    gate_coverage: float = Field(0.3, description="answer when this idf share of the question's terms "
                                  "occurs in a top section")
-    gate_margin: float = Field(0.06, description="… or when the best cosine stands this far above the median")
-    gate_coverage_weak: float = 0.4
-    gate_margin_weak: float = 0.035
+    gate_margin: float = Field(0.025, description="… or when the best cosine stands this far above the median")
+    gate_coverage_weak: float = Field(0.1, description="… or this share when both lists rank the same "
+                                      "section in their top 3")
 
     # Answering
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint; extractive if unset")
