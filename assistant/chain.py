@@ -17,7 +17,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda, RunnablePassthrough
 
 from assistant import refusal
-from assistant.citations import supporting_spans, validate
+from assistant.citations import markers_in, supporting_spans, validate
 from assistant.extractive import extractive_answer
 from assistant.lexicon import Lexicon
 from assistant.llm import answer_prompt, rewrite_prompt
@@ -101,6 +101,10 @@ class AnswerSteps:
         sources = found.results
         warnings: list[str] = []
         citations: list[Citation] = []
+        if draft.refused and draft.backend == "llm":
+            # A refusal skips the support check, so its words must be ours: an instruction hidden
+            # in a source could otherwise dress its text up as "not covered, call …".
+            draft.text = refusal.message(found, self.index.snapshot, state["language"])
         if not draft.refused:
             check = validate(draft.text, sources)
             if draft.backend == "llm" and not check.ok:
@@ -111,9 +115,10 @@ class AnswerSteps:
             elif check.issues:
                 warnings.extend(check.issues)
             draft.text = check.text
-            if draft.refused:
-                check.cited = []
-            for n in check.cited:
+            # Every marker left in the text gets its citation, also one on a line that is not a
+            # claim (a quoted framing sentence ending in "：" is not checked, but it is shown).
+            cited = [] if draft.refused else list(dict.fromkeys(markers_in(check.text)))
+            for n in cited:
                 spans = (draft.spans or {}).get(n) or check.support.get(n) or supporting_spans(
                     draft.text, sources[n - 1].chunk.text)
                 citations.append(_citation(n, sources[n - 1], spans))

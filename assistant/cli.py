@@ -223,6 +223,8 @@ def evaluate(
         )
     except FileNotFoundError as exc:
         _fail(f"找不到文件 / file not found: {exc}")
+    except ValueError as exc:  # a malformed question file names the file and line
+        _fail(f"问题集有误 / bad question file: {exc}")
     if as_json:
         print(json.dumps(metrics, ensure_ascii=False))
     else:

@@ -22,7 +22,9 @@ from assistant.search_index import SearchIndex
 from assistant.settings import Settings
 from assistant.vectorstore import ChromaVectorStore, VectorStoreUnavailable
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Controls, invisible format characters and lone surrogates (valid in JSON escapes and JS strings,
+# but not text: the tokenizer rejects them and the answer could not be encoded as UTF-8).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
 
 
 class QuestionError(ValueError):
@@ -76,7 +78,8 @@ class Assistant:
 
     def stream(self, question: str, history: list[dict] | None = None,
                filters: dict | None = None) -> Iterator[tuple[str, dict]]:
-        """Events: meta → delta… → citations → done (or error). Input errors raise before the first."""
+        """Events: meta → delta… → citations → done (or error). Input errors and an unreachable
+        vector store raise (QuestionError, ServiceUnavailable) before the first event."""
         question, history = self.check_input(question, history)
         started = time.perf_counter()
         state = new_state(question, history, filters)
@@ -84,9 +87,13 @@ class Assistant:
         try:
             state["standalone"] = steps.rewrite(state)
             state["retrieval"] = steps.retrieve(state)
-            sources = [_citation(i, sc, []).model_dump() for i, sc in enumerate(state["retrieval"].results, 1)]
-            yield "meta", {"standalone_question": state["standalone"], "language": state["language"],
-                           "sources": sources}
+        except VectorStoreUnavailable as exc:
+            # Nothing sent yet: raised like ask() does, so the HTTP API can still answer 503.
+            raise ServiceUnavailable(str(exc)) from exc
+        sources = [_citation(i, sc, []).model_dump() for i, sc in enumerate(state["retrieval"].results, 1)]
+        yield "meta", {"standalone_question": state["standalone"], "language": state["language"],
+                       "sources": sources}
+        try:
             for piece in steps.stream_answer(state):
                 yield "delta", {"text": piece}
             answer = steps.finalize(state)

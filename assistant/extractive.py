@@ -18,7 +18,10 @@ from assistant.text import split_sentences
 MAX_SOURCES = 4  # cited sources at most
 MAX_SENTENCES_PER_SOURCE = 3
 MAX_SENTENCES = 7
-RELATIVE_SOURCE_SCORE = 0.55  # a source is cited when its fused score is this share of the best
+RELATIVE_SOURCE_SCORE = 0.55
+# A source other than the best is quoted only when one of its sentences covers this share of the
+# question's (idf-weighted) concepts: a sentence that shares one weak word is not an answer.
+MIN_SHARE_OTHER_SOURCES = 0.35  # a source is cited when its fused score is this share of the best
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
@@ -71,13 +74,15 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
                     return [Selection(rank, sc, lines)]
     aspects = [(g, w) for g, w in found.concepts if not all(lexicon.canonical_place(t) for t in g)]
     best = sources[0].score
+    total_weight = sum(w for _, w in found.concepts)
     selections: list[Selection] = []
     for rank, sc in enumerate(sources, start=1):
         if len(selections) >= MAX_SOURCES:
             break
         if rank > 1 and sc.score < RELATIVE_SOURCE_SCORE * best:
             continue
-        spans = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1))
+        spans = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1),
+                            min_score=0.0 if rank == 1 else MIN_SHARE_OTHER_SOURCES * total_weight)
         if spans:
             selections.append(Selection(rank, sc, spans))
     # Keep the answer short: trim the lowest-ranked sources' sentences first.
@@ -90,7 +95,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
 
 
 def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
-                must: bool) -> list[tuple[int, int]]:
+                must: bool, min_score: float = 0.0) -> list[tuple[int, int]]:
     text = sc.chunk.text
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
     if not spans:
@@ -104,6 +109,8 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
             continue
         scored.append((sum(w for _, w in covered), a, b))
     top = max((s for s, _, _ in scored), default=0.0)
+    if top < min_score:
+        return []
     if top <= 0:
         # Matched on meaning only (e.g. an English question): the section's opening states its point.
         return [spans[0]] if must else []

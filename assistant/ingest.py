@@ -125,8 +125,8 @@ class Ingestor:
                     continue
                 old = known.get(prepared.record.doc_id)
                 if old and old[0] == prepared.content_hash:
-                    if old[1] != prepared.record.source:
-                        self.registry.update_source(prepared.record.doc_id, prepared.record.source)
+                    if old[1] != prepared.raw.source:  # the record is the registry's: compare the file
+                        self._move(prepared.record.doc_id, prepared.raw.source)
                     report.unchanged += 1
                     report.chunks_total += prepared.record.n_chunks
                     progress("document", 1)
@@ -144,17 +144,25 @@ class Ingestor:
         return report
 
     def reconcile(self) -> tuple[int, int]:
-        """Make Chroma hold exactly the registry's chunks. Returns (deleted, added)."""
-        registry_ids = self.registry.chunk_ids()
-        chroma_ids = self.vectors.ids()
-        extra = sorted(chroma_ids - registry_ids)
+        """Make Chroma hold exactly the registry's chunks, with the registry's metadata.
+
+        Returns (deleted, added). Metadata is compared too: a run that died after a document's
+        registry commit but before the metadata update of its kept chunks (or of a moved file)
+        left those with their old position or source, and the next run sees the document as
+        unchanged.
+        """
+        registry_chunks = {c.chunk_id: c for c, _ in self.registry.iter_chunks()}
+        stored = self.vectors.metadatas()
+        extra = sorted(stored.keys() - registry_chunks.keys())
         if extra:
             self.vectors.delete(extra)
-        missing = registry_ids - chroma_ids
+        missing = [c for cid, c in registry_chunks.items() if cid not in stored]
         if missing:
-            chunks = [c for c, _ in self.registry.iter_chunks() if c.chunk_id in missing]
-            vectors = self.embedder.embed_passages_cached([c.index_text for c in chunks], self.cache)
-            self.vectors.upsert(chunks, vectors)
+            vectors = self.embedder.embed_passages_cached([c.index_text for c in missing], self.cache)
+            self.vectors.upsert(missing, vectors)
+        outdated = [c for cid, c in registry_chunks.items() if cid in stored and stored[cid] != c.metadata()]
+        if outdated:
+            self.vectors.update_metadata(outdated)
         return len(extra), len(missing)
 
     def remove(self, doc_ids: Iterable[str]) -> int:
@@ -168,6 +176,11 @@ class Ingestor:
         return len(doc_ids)
 
     # ---- steps ---------------------------------------------------------------------------------
+    def _move(self, doc_id: str, source: str) -> None:
+        """An unchanged document read from a new path: its source changes on both sides."""
+        self.registry.update_source(doc_id, source)
+        self.vectors.update_metadata([c for c, _ in self.registry.iter_chunks(doc_id)])
+
     def _lock(self):
         self.settings.data_dir.mkdir(parents=True, exist_ok=True)
         return _FileLock(self.settings.data_dir / "ingest.lock")

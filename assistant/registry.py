@@ -207,7 +207,16 @@ class Registry:
             raise
 
     def update_source(self, doc_id: str, source: str) -> None:
-        self._connect().execute("UPDATE documents SET source=? WHERE doc_id=?", (source, doc_id))
+        """A moved file: bumps the generation too, so serving processes show the new source."""
+        con = self._connect()
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("UPDATE documents SET source=? WHERE doc_id=?", (source, doc_id))
+            self._bump(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         con = self._connect()

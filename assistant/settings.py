@@ -66,7 +66,7 @@ class Settings(BaseSettings):
                                    "share of a first place's fused score")
     place_boost: float = Field(0.2, description="bonus for sections naming a place in the question, "
                                "as a share of a first place's fused score")
-    card_boost: float = Field(1.5, description="bonus for the document card on questions about the "
+    card_boost: float = Field(4.0, description="bonus for the document card on questions about the "
                               "proposer, number, session or handling units")
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
     unknown_term_weight: float = Field(0.3, description="weight of English words no document uses")

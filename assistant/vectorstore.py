@@ -101,6 +101,17 @@ class ChromaVectorStore:
                 return out
             offset += page
 
+    def metadatas(self) -> dict[str, dict]:
+        """Every record's metadata by id (paged, like :meth:`ids`)."""
+        out: dict[str, dict] = {}
+        offset, page = 0, 5000
+        while True:
+            got = self._call(lambda o=offset: self.collection.get(include=["metadatas"], limit=page, offset=o))
+            out.update(zip(got["ids"], got["metadatas"], strict=True))
+            if len(got["ids"]) < page:
+                return out
+            offset += page
+
     def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, batch: int = 1000) -> None:
         for i in range(0, len(chunks), batch):
             part = chunks[i : i + batch]
