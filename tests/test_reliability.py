@@ -592,7 +592,7 @@ def versions_in(citations: list[dict], texts: dict[int, set[str]]) -> set[int]:
 def test_answers_during_reingestion_come_from_one_version(tmp_path, model_settings, embedder):
     from assistant.core import Assistant
 
-    versions = 10
+    versions = 16
     settings = model_settings.with_overrides(
         data_dir=tmp_path / "data", embedding_cache_path=TEST_CACHE / "reliability-embeddings.sqlite3")
     corpus = tmp_path / "corpus"
