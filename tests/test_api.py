@@ -12,7 +12,6 @@ import asyncio
 import gzip
 import json
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from typing import Self
 
 import httpx
 import pytest
+from servers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -53,12 +53,6 @@ XSS_REPLY = f"""贵阳市大数据发展管理局关于市十五届人大三次�
 # --------------------------------------------------------------------------------------------
 # Helpers shared with the browser tests
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_corpus(folder: Path) -> Path:

@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import Self
 
 import pytest
+from servers import free_port
 
 # Belt and braces: the page already builds its Blocks with analytics off.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -53,12 +53,6 @@ XSS_REPLY = f"""贵阳市白云区人民政府关于第999号代表建议的答�
 # --------------------------------------------------------------------------------------------
 # Helpers shared with test_page_browser.py
 # --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_corpus(folder: Path) -> Path:
