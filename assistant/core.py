@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 import unicodedata
@@ -22,6 +23,8 @@ from assistant.search_index import SearchIndex
 from assistant.settings import Settings
 from assistant.vectorstore import ChromaVectorStore, VectorStoreUnavailable
 
+log = logging.getLogger(__name__)
+
 # Controls, invisible format characters and lone surrogates (valid in JSON escapes and JS strings,
 # but not text: the tokenizer rejects them and the answer could not be encoded as UTF-8).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
@@ -37,12 +40,22 @@ class QuestionError(ValueError):
         self.limit = limit
 
 
-class ServiceUnavailable(RuntimeError):
-    """A dependency (the index, the Chroma server) is not available right now."""
+UNAVAILABLE_MESSAGE = ("检索服务暂时不可用（向量库无法连接），请稍后再试。/ "
+                       "The search service is temporarily unavailable (the vector store cannot be reached); "
+                       "please try again shortly.")
 
-    def __init__(self, message: str):
-        super().__init__(message)
+
+class ServiceUnavailable(RuntimeError):
+    """A dependency (the index, the Chroma server) is not available right now.
+
+    ``message`` is safe to show to anyone; ``detail`` (addresses, exception text) goes to the log only.
+    """
+
+    def __init__(self, detail: str, message: str = UNAVAILABLE_MESSAGE):
+        super().__init__(detail)
         self.message = message
+        self.detail = detail
+        log.warning("service unavailable: %s", detail)
 
 
 class Assistant:
@@ -98,7 +111,7 @@ class Assistant:
                 yield "delta", {"text": piece}
             answer = steps.finalize(state)
         except VectorStoreUnavailable as exc:
-            yield "error", {"message": str(exc), "code": "unavailable"}
+            yield "error", {"message": ServiceUnavailable(str(exc)).message, "code": "unavailable"}
             return
         answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
         yield "citations", {"citations": [c.model_dump() for c in answer.citations], "refused": answer.refused}
@@ -173,7 +186,8 @@ class Assistant:
         elif not index_ok:
             message = "索引为空：请先运行 assistant ingest corpus/ / the index is empty: run `assistant ingest corpus/`"
         else:
-            message = f"向量库不可用 / the vector store is unavailable: {self.vectors.location}"
+            log.warning("not ready: the vector store at %s is unavailable", self.vectors.location)
+            message = "向量库不可用 / the vector store is unavailable"
         return {"ready": ready, "checks": checks, "documents": len(snap.documents),
                 "chunks": len(snap.chunks), "message": message}
 

@@ -34,6 +34,7 @@ import struct
 import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -701,8 +702,12 @@ class Embedder:
     """
 
     def __init__(self, model: SentenceTransformer, *, model_id: str, query_prefix: str = "",
-                 passage_prefix: str = "", batch_size: int = 32):
+                 passage_prefix: str = "", batch_size: int = 32, bf16: bool = False,
+                 query_cache_size: int = 2048):
         self.model = model
+        self.bf16 = bf16
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_cache_size = query_cache_size
         self.model_id = model_id
         self.query_prefix = query_prefix
         self.passage_prefix = passage_prefix
@@ -712,6 +717,7 @@ class Embedder:
         self.dim = int(dimension())
         self.embedded_count = 0
         self._lock = threading.Lock()
+        self._cache_lock = threading.Lock()
         tokenizer = model.tokenizer
         self._max_tokens = int(model.max_seq_length or tokenizer.model_max_length)
         # The special tokens wrapped around one sequence, found by difference, so windows can be
@@ -751,12 +757,30 @@ class Embedder:
                                "long_text": "windows"}, sort_keys=True)
         label = E5_FOLDER_NAME if name == DEFAULT_EMBEDDING_MODEL else name
         model_id = f"{label}#{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
+        # bf16 autocast changes vectors by < 1e-4 in cosine (test_embedding checks it), so it is
+        # not part of the model's identity: caches and indexes built either way stay valid.
+        bf16 = settings.embedding_precision == "bf16" or (
+            settings.embedding_precision == "auto" and cpu_has_native_bf16())
         return cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
-                   batch_size=settings.embedding_batch_size)
+                   batch_size=settings.embedding_batch_size, bf16=bf16,
+                   query_cache_size=settings.query_cache_size)
 
     # -- public API ------------------------------------------------------------------------------
     def embed_query(self, text: str) -> np.ndarray:
-        return self.embed_queries([text])[0]
+        """One query's vector; recent ones are kept (LRU), as pages ask the same examples often."""
+        with self._cache_lock:
+            hit = self._queries.get(text)
+            if hit is not None:
+                self._queries.move_to_end(text)
+                return hit
+        vector = self.embed_queries([text])[0]
+        vector.flags.writeable = False
+        if self._query_cache_size:
+            with self._cache_lock:
+                self._queries[text] = vector
+                while len(self._queries) > self._query_cache_size:
+                    self._queries.popitem(last=False)
+        return vector
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([self.query_prefix + t for t in texts])
@@ -787,15 +811,17 @@ class Embedder:
             return np.zeros((0, self.dim), np.float32)
         import torch
 
-        ids = self.model.tokenizer(texts, add_special_tokens=False, truncation=False,
-                                   verbose=False)["input_ids"]
+        with self._lock:  # a fast tokenizer is not safe to call from two threads at once
+            ids = self.model.tokenizer(texts, add_special_tokens=False, truncation=False,
+                                       verbose=False)["input_ids"]
         # (text index, window token ids); an empty text still gets one (empty) window.
         windows = [(i, seq[a:a + self._window]) for i, seq in enumerate(ids)
                    for a in range(0, max(len(seq), 1), self._window)]
         order = sorted(range(len(windows)), key=lambda w: -len(windows[w][1]))
         sums = np.zeros((len(texts), self.dim), np.float64)
         weights = np.zeros(len(texts), np.float64)
-        with self._lock, torch.inference_mode():
+        # The forward pass itself runs unlocked: two questions answered at once use both cores.
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
             for start in range(0, len(order), self.batch_size):
                 batch = [windows[w] for w in order[start:start + self.batch_size]]
                 pooled = self._pool([self._head + win + self._tail for _, win in batch])
@@ -803,6 +829,7 @@ class Embedder:
                     weight = max(len(win), 1)
                     sums[text_index] += weight * vector
                     weights[text_index] += weight
+        with self._lock:
             self.embedded_count += len(texts)
         means = sums / weights[:, None]
         norms = np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
@@ -824,6 +851,16 @@ class Embedder:
                 continue
             features = module(features)
         return features["sentence_embedding"].float().numpy()
+
+
+@functools.cache
+def cpu_has_native_bf16() -> bool:
+    """True where bfloat16 matrix products run natively (AVX512-BF16 or AMX), i.e. faster than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
 
 
 @functools.cache

