@@ -65,7 +65,8 @@ class AnswerSteps:
 
     def retrieve(self, state: dict) -> Retrieval:
         t = time.perf_counter()
-        found = self.retriever.retrieve(state["standalone"], state.get("filters"))
+        found = self.retriever.retrieve(state["standalone"], state.get("filters"),
+                                        history=state.get("history") or None)
         state["timings"]["retrieve"] = _ms(t)
         for key, value in found.timings_ms.items():
             state["timings"][f"retrieve.{key}"] = value

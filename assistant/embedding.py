@@ -765,6 +765,12 @@ class Embedder:
                    batch_size=settings.embedding_batch_size, bf16=bf16,
                    query_cache_size=settings.query_cache_size)
 
+    def set_threads(self, threads: int) -> None:
+        """CPU threads for every forward pass from now on (the setting is process-wide in torch)."""
+        import torch
+
+        torch.set_num_threads(max(1, threads))
+
     # -- public API ------------------------------------------------------------------------------
     def embed_query(self, text: str) -> np.ndarray:
         """One query's vector; recent ones are kept (LRU), as pages ask the same examples often."""

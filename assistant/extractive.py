@@ -18,10 +18,15 @@ from assistant.text import split_sentences
 MAX_SOURCES = 4  # cited sources at most
 MAX_SENTENCES_PER_SOURCE = 3
 MAX_SENTENCES = 7
-RELATIVE_SOURCE_SCORE = 0.55
+RELATIVE_SOURCE_SCORE = 0.6  # a source is cited when its fused score is this share of the best
 # A source other than the best is quoted only when one of its sentences covers this share of the
 # question's (idf-weighted) concepts: a sentence that shares one weak word is not an answer.
-MIN_SHARE_OTHER_SOURCES = 0.35  # a source is cited when its fused score is this share of the best
+MIN_SHARE_OTHER_SOURCES = 0.5
+# A source from another document than the best one needs more: this fused score (share of the
+# best) and this concept share — so that an answer about one reply does not cite a news item or a
+# report that merely shares a few words.
+OTHER_DOCUMENT_SCORE = 0.9
+OTHER_DOCUMENT_SHARE = 0.8
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
@@ -76,13 +81,19 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     best = sources[0].score
     total_weight = sum(w for _, w in found.concepts)
     selections: list[Selection] = []
+    top_doc = sources[0].chunk.doc_id
     for rank, sc in enumerate(sources, start=1):
         if len(selections) >= MAX_SOURCES:
             break
         if rank > 1 and sc.score < RELATIVE_SOURCE_SCORE * best:
             continue
+        # Another document must be nearly as good as the best source to be cited beside it.
+        other_doc = rank > 1 and sc.chunk.doc_id != top_doc
+        share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
+        if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
+            continue
         spans = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1),
-                            min_score=0.0 if rank == 1 else MIN_SHARE_OTHER_SOURCES * total_weight)
+                            min_score=0.0 if rank == 1 else share * total_weight)
         if spans:
             selections.append(Selection(rank, sc, spans))
     # Keep the answer short: trim the lowest-ranked sources' sentences first.

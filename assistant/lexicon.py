@@ -254,6 +254,11 @@ class Lexicon:
         for town, county in TOWN_COUNTY.items():
             self._town_by_county.setdefault(county, []).append(town)
 
+    def knows(self, word: str) -> bool:
+        """True when an English word is part of a glossary entry (so it stands for a known topic)."""
+        folded = word.lower()
+        return folded in self._glossary_words or _stem(folded) in self._glossary_words
+
     # ------------------------------------------------------------------ construction
 
     @classmethod

@@ -31,12 +31,20 @@ from assistant.settings import Settings
 from assistant.text import normalize_for_match
 
 _NUMBER = re.compile(r"第\s*(\d+)\s*号")
+_YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _CARD_INTENT = re.compile(
     r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
     r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
     r"who (?:proposed|submitted|raised|made|wrote|put forward|filed)|proposer|which (?:deputy|session|meeting|"
     r"department|office|unit|body|government)|handl|in charge|responsible|what number|suggestion number|"
-    r"which number|title of",
+    r"which number|title of|哪次会|什么会上|哪个会上|名义|发文机关|落款|署名|issued|signed|sent by|on whose behalf|"
+    r"which government",
+    re.IGNORECASE,
+)
+# Questions about how the reply ends (its thanks and contact line).
+_CLOSING_INTENT = re.compile(
+    r"结束语|结尾|结语|最后(?:怎么|如何|说了|写了)|落款|联系人|联系电话|"
+    r"how does (?:the|this|it) (?:reply|answer|letter)? ?(?:close|end)|closing|ends? with|sign(?:ed)? off",
     re.IGNORECASE,
 )
 
@@ -60,11 +68,14 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
                 r"what day|what year|which year|deadline", re.I),
      re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|(?:19|20)\d\d|[一二三四五六七八九十]{1,3}月")),
     ("amount",
-     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|价格|费用|how much|budget|cost|price|funding|"
+     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|均价|单价|价格|费用|how much|budget|cost|price|funding|"
                 r"spend", re.I),
      re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元)|\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*(?:万|亿)")),
+    ("ratio",
+     re.compile(r"比例|比率|百分之几|占比|报销.{0,4}多少|分成|percentage|ratio|what share|what rate", re.I),
+     re.compile(r"\d+(?:\.\d+)?\s*%|百分之|[一二三四五六七八九]成(?![立为员本果])|\d+\s*[:：比]\s*\d+")),
     ("quantity",
-     re.compile(r"多少人|人口(?:是|有)?多少|多少个|比例|比率|报销|how many|population|percentage|ratio", re.I),
+     re.compile(r"多少人|人口(?:是|有)?多少|多少个|how many|population", re.I),
      re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:人|个|项|家|户|%|平方公里|公里|吨|元)|百分之")),
     ("contact",
      re.compile(r"电话|联系方式|手机|邮箱|地址|phone|e-?mail|contact|address of", re.I),
@@ -109,7 +120,10 @@ class HybridRetriever:
         self.embedder = embedder
         self.lexicon = lexicon
 
-    def retrieve(self, question: str, filters: dict | None = None, k: int | None = None) -> Retrieval:
+    def retrieve(self, question: str, filters: dict | None = None, k: int | None = None,
+                 history: list[dict] | None = None) -> Retrieval:
+        """Rank sections for ``question``; ``history`` (earlier turns) points at the documents a
+        follow-up is about, so that "在哪次会上提的？" stays on the reply the conversation is about."""
         s = self.settings
         k = k or s.top_k
         timings: dict[str, float] = {}
@@ -124,21 +138,11 @@ class HybridRetriever:
             return Retrieval(question, [], False, "unknown_number", {"number": unknown},
                              places=places, terms=terms)
 
+        focus = self.focus(snap, history, doc_ids) if history else {}
+        fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings)
         t = time.perf_counter()
-        vector = self.embedder.embed_query(question)
-        timings["embed"] = _ms(t)
-        t = time.perf_counter()
-        dense = self.index.dense(snap, vector, s.candidate_k, doc_ids)
-        timings["dense"] = _ms(t)
-        t = time.perf_counter()
-        lexical = self.index.lexical(snap, terms, s.candidate_k, doc_ids)
-        timings["lexical"] = _ms(t)
-
-        t = time.perf_counter()
-        concepts = self.concepts(snap, question)
-        fused = self._fuse(snap, dense, lexical, question, places, concepts)
-        relevant, evidence = self._gate(fused, dense, question)
-        timings["fuse"] = _ms(t)
+        relevant, evidence = self._gate(fused, dense, question, places)
+        timings["gate"] = _ms(t)
         return Retrieval(
             query=question,
             results=fused[:k],
@@ -169,26 +173,84 @@ class HybridRetriever:
             doc_ids = [d for d in (doc_ids or found) if d in found] or found
         return doc_ids, ""
 
-    def _fuse(self, snap: Snapshot, dense: list[tuple[str, float]], lexical: list[tuple[str, float]],
-              question: str, places: list[str], concepts: list[tuple[tuple[str, ...], float]]
-              ) -> list[ScoredChunk]:
-        """Reciprocal-rank fusion, plus bonuses for covering the question's concepts and places."""
+    def _rank(self, snap: Snapshot, question: str, terms: list[str], places: list[str],
+              doc_ids: list[str] | None, focus: dict[str, float], timings: dict[str, float]
+              ) -> tuple[list[ScoredChunk], list[tuple[str, float]], list[tuple[tuple[str, ...], float]]]:
+        """Candidates from both lists (and, on a follow-up, from the conversation's documents
+        alone), fused and boosted. Returns the fused ranking, the dense list and the concepts."""
+        s = self.settings
+        t = time.perf_counter()
+        vector = self.embedder.embed_query(question)
+        timings["embed"] = _ms(t)
+        t = time.perf_counter()
+        dense = self.index.dense(snap, vector, s.candidate_k, doc_ids)
+        timings["dense"] = _ms(t)
+        t = time.perf_counter()
+        lexical = self.index.lexical(snap, terms, s.candidate_k, doc_ids)
+        timings["lexical"] = _ms(t)
+        lists = [("dense", s.dense_weight, dense), ("lexical", s.lexical_weight, lexical)]
+        if focus:  # the conversation's documents compete on their own lists too
+            t = time.perf_counter()
+            focused = list(focus)
+            lists += [("dense", s.dense_weight, self.index.dense(snap, vector, s.candidate_k // 2, focused)),
+                      ("lexical", s.lexical_weight, self.index.lexical(snap, terms, s.candidate_k // 2, focused))]
+            timings["focus"] = _ms(t)
+        t = time.perf_counter()
+        concepts = self.concepts(snap, question)
+        fused = self._fuse(snap, lists, question, places, concepts, focus)
+        timings["fuse"] = _ms(t)
+        return fused, dense, concepts
+
+    def focus(self, snap: Snapshot, history: list[dict], doc_ids: list[str] | None = None) -> dict[str, float]:
+        """The documents the conversation is about, weighted 0..1: those named by number in the last
+        turns, else those that best answer the previous question (its vector is usually cached)."""
+        recent = [t.get("content") or "" for t in history[-2:]]
+        out: dict[str, float] = {}
+        for match in _NUMBER.finditer("\n".join(recent)):
+            for doc_id in snap.by_number.get(f"第{match.group(1)}号", []):
+                out[doc_id] = 1.0
+        if out:
+            return {d: w for d, w in out.items() if not doc_ids or d in doc_ids}
+        previous = next((t.get("content") for t in reversed(history)
+                         if t.get("role") == "user" and (t.get("content") or "").strip()), "")
+        if not previous:
+            return {}
+        fused, _, _ = self._rank(snap, previous, self.lexicon.query_terms(previous),
+                              self.lexicon.places_in(previous), doc_ids, {}, {})
+        for rank, sc in enumerate(fused[:3]):
+            out.setdefault(sc.chunk.doc_id, 1.0 if rank == 0 else 0.5)
+        return out
+
+    def _fuse(self, snap: Snapshot, lists: list[tuple[str, float, list[tuple[str, float]]]],
+              question: str, places: list[str], concepts: list[tuple[tuple[str, ...], float]],
+              focus: dict[str, float] | None = None) -> list[ScoredChunk]:
+        """Weighted reciprocal-rank fusion of ``(kind, weight, hits)`` lists, plus bonuses for
+        covering the question's concepts and places, for government documents' sections, and for
+        the documents a follow-up is about."""
         s = self.settings
         found: dict[str, ScoredChunk] = {}
-        for rank, (cid, score) in enumerate(dense, start=1):
-            sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
-            sc.dense_score, sc.dense_rank = score, rank
-            sc.score += s.dense_weight / (s.rrf_k + rank)
-        for rank, (cid, score) in enumerate(lexical, start=1):
-            sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
-            sc.lexical_score, sc.lexical_rank = score, rank
-            sc.score += s.lexical_weight / (s.rrf_k + rank)
+        for kind, weight, hits in lists:
+            for rank, (cid, score) in enumerate(hits, start=1):
+                sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
+                if kind == "dense" and sc.dense_rank is None:
+                    sc.dense_score, sc.dense_rank = score, rank
+                elif kind == "lexical" and sc.lexical_rank is None:
+                    sc.lexical_score, sc.lexical_rank = score, rank
+                sc.score += weight / (s.rrf_k + rank)
 
         top = 1.0 / (s.rrf_k + 1)  # the fused score of a first place on one list
         cluster = {p for place in places for p in self.lexicon.cluster_of(place)} - set(places)
         card_intent = bool(_CARD_INTENT.search(question))
+        closing_intent = bool(_CLOSING_INTENT.search(question))
+        focus = focus or {}
         for sc in found.values():
             text = sc.chunk.text
+            if _structured(snap, sc.chunk):
+                sc.score += s.structure_boost * top
+            if sc.chunk.doc_id in focus:
+                sc.score += s.focus_boost * top * focus[sc.chunk.doc_id]
+            if closing_intent and sc.chunk.kind == "closing":
+                sc.score += s.card_boost * top
             sc.coverage = _coverage(snap, sc.chunk.chunk_id, concepts)
             sc.score += s.coverage_weight * top * sc.coverage
             if places:
@@ -209,8 +271,8 @@ class HybridRetriever:
                 unique.append(sc)
         return unique
 
-    def _gate(self, fused: list[ScoredChunk], dense: list[tuple[str, float]], question: str
-              ) -> tuple[bool, dict]:
+    def _gate(self, fused: list[ScoredChunk], dense: list[tuple[str, float]], question: str,
+              places: list[str]) -> tuple[bool, dict]:
         """Is anything relevant? Evidence: concept coverage and the dense score's standing.
 
         e5 cosines bunch between 0.7 and 0.9 whatever the question, so the dense evidence is
@@ -228,16 +290,28 @@ class HybridRetriever:
         # The fact must be in a section the answer would come from: the best-covering ones.
         answering = [sc.chunk.text for sc in fused[:3] if sc.coverage >= 0.8 * coverage]
         missing = "" if card else answer_type_missing(question, answering)
+        # A place or a year the question is about must appear in what would answer it (the
+        # section or its document's title): "2026年的增长目标" is not answered by 2025's report.
+        unanchored = self.unanchored(question, places, fused[:3])
         evidence = {"coverage": round(coverage, 3), "dense_top": round(dense_top, 4),
-                    "dense_margin": round(margin, 4), "card": card, "agree": agree, "missing": missing}
+                    "dense_margin": round(margin, 4), "card": card, "agree": agree, "missing": missing,
+                    "unanchored": unanchored}
         s = self.settings
-        relevant = not missing and (
+        relevant = not missing and not unanchored and (
             card
             or coverage >= s.gate_coverage
             or margin >= s.gate_margin
             or (agree and coverage >= s.gate_coverage_weak)
         )
         return relevant, evidence
+
+    def unanchored(self, question: str, places: list[str], top: list[ScoredChunk]) -> list[str]:
+        """Places (or their town cluster) and years the question names that none of ``top`` mentions."""
+        texts = [sc.chunk.index_text + sc.chunk.doc_title for sc in top]
+        anchors = [{p, *self.lexicon.cluster_of(p)} for p in places]
+        anchors += [{y} for y in dict.fromkeys(_YEAR.findall(question))]
+        return [min(forms, key=len) for forms in anchors
+                if not any(form in text for form in forms for text in texts)]
 
     def concepts(self, snap: Snapshot, question: str) -> list[tuple[tuple[str, ...], float]]:
         """The question's concepts with idf weights (English words the glossary turned into Chinese
@@ -255,6 +329,12 @@ class HybridRetriever:
                 weight *= GENERIC_WEIGHT
             out.append((group, weight))
         return out
+
+
+def _structured(snap: Snapshot, chunk) -> bool:
+    """A section of a government document: a reply (it has a number) or a sectioned text, not
+    free-running text such as a news article."""
+    return chunk.kind != "intro" or chunk.doc_id in snap.structured_docs
 
 
 def _coverage(snap: Snapshot, chunk_id: str, concepts: list[tuple[tuple[str, ...], float]]) -> float:

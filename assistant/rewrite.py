@@ -14,7 +14,7 @@ from assistant.lexicon import Lexicon
 from assistant.text import detect_language
 
 # Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).
-_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|除此之外|此外|另外")
+_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|除此之外|此外|另外|还有(?:什么|哪些|没有)")
 _EN_CUES = re.compile(
     r"^(and|what about|how about|and what|what else|also|then|tell me more|more on|same for)\b"
     r"|\b(it|its|this|that|these|those|they|them|the second|the first|the third|point)\b",
@@ -32,10 +32,17 @@ _GENERIC = {
 _NUMBER = re.compile(r"第\s*\d+\s*号")
 
 
+# Question words and particles: what is left of "在哪次会上提的？" without them is its content.
+_ZH_QUESTION_WORDS = re.compile(r"哪[一个些里次条项家位年天]?|什么|怎么|怎样|如何|多少|几|谁|吗|呢|吧|的|了|是|在|有|要|会|[？?！!。，,\s]")
+_ZH_MIN_CONTENT = 5  # a Chinese question with fewer content characters leans on the conversation
+
+
 def is_elliptical(question: str, lexicon: Lexicon) -> bool:
     """True when the question cannot stand on its own (a cue word, or almost no content)."""
     q = question.strip()
     if _ZH_CUES.search(q) or _EN_CUES.search(q):
+        return True
+    if detect_language(q) == "zh" and len(_ZH_QUESTION_WORDS.sub("", q)) < _ZH_MIN_CONTENT:
         return True
     return len(lexicon.query_terms(q)) <= 1
 
@@ -82,9 +89,12 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
 
 
 def _surface_terms(text: str, lexicon: Lexicon) -> list[str]:
-    """Content words of a turn as written (no glossary expansion), in order, deduplicated."""
+    """Content words of a turn as written (no glossary expansion), in order, deduplicated. English
+    words are kept only when the glossary knows them: "reply" or "moving" would carry no topic."""
     out: list[str] = []
     for tok in lexicon.tokenize(text):
+        if tok.isascii() and not lexicon.knows(tok):
+            continue
         if len(tok) >= 2 and tok not in out:
             out.append(tok)
     return out

@@ -27,6 +27,8 @@ class Snapshot:
     keyword: KeywordIndex
     documents: dict[str, DocumentRecord]
     by_number: dict[str, list[str]] = field(default_factory=dict)  # "第616号" → doc ids
+    by_doc: dict[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids
+    structured_docs: frozenset[str] = frozenset()  # replies (numbered) and sectioned documents
 
     @classmethod
     def load(cls, registry: Registry) -> Snapshot:
@@ -44,7 +46,12 @@ class Snapshot:
         for d in documents.values():
             if d.suggestion_no:
                 by_number.setdefault(d.suggestion_no, []).append(d.doc_id)
-        return cls(generation, chunks, keyword, documents, by_number)
+        by_doc: dict[str, list[str]] = {}
+        for chunk in chunks.values():
+            by_doc.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
+        structured = {c.doc_id for c in chunks.values() if c.kind != "intro"}
+        structured |= {d.doc_id for d in documents.values() if d.suggestion_no}
+        return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured))
 
 
 class SearchIndex:
@@ -101,6 +108,5 @@ class SearchIndex:
                 doc_ids: list[str] | None = None) -> list[tuple[str, float]]:
         allowed = None
         if doc_ids:
-            wanted = set(doc_ids)
-            allowed = snap.keyword.mask_for(c.chunk_id for c in snap.chunks.values() if c.doc_id in wanted)
+            allowed = snap.keyword.mask_for(cid for d in set(doc_ids) for cid in snap.by_doc.get(d, ()))
         return snap.keyword.search(terms, k, allowed=allowed)

@@ -51,7 +51,10 @@ class Settings(BaseSettings):
     query_prefix: str | None = Field(None, description="defaults to 'query: ' for e5 models")
     passage_prefix: str | None = Field(None, description="defaults to 'passage: ' for e5 models")
     embedding_batch_size: int = 16
-    threads: int = Field(2, ge=1, description="CPU threads for embedding")
+    threads: int = Field(2, ge=1, description="CPU threads for embedding (ingest, evaluation, CLI)")
+    serve_threads: int = Field(1, ge=1, description="CPU threads per embedding in the web server: "
+                               "concurrent questions use the other cores, and more threads than free "
+                               "cores make every question wait (20 ms becomes over a second)")
     embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="'bf16' runs the model under bfloat16 autocast (~1.8x faster where the CPU has "
         "native bf16, vectors agree with fp32 at cosine >= 0.9999); 'auto' picks it only on such CPUs")
@@ -72,6 +75,10 @@ class Settings(BaseSettings):
                                "as a share of a first place's fused score")
     card_boost: float = Field(4.0, description="bonus for the document card on questions about the "
                               "proposer, number, session or handling units")
+    structure_boost: float = Field(0.5, description="bonus for sections of government documents (a reply "
+                                   "or a sectioned report) over unstructured text such as news")
+    focus_boost: float = Field(2.0, description="bonus, on follow-up questions, for the documents the "
+                               "conversation is about")
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
     unknown_term_weight: float = Field(0.3, description="weight of English words no document uses")
     gate_coverage: float = Field(0.3, description="answer when this idf share of the question's terms "

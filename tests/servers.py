@@ -1,7 +1,9 @@
-"""Real servers for tests: a Chroma server (`chroma run`) on 127.0.0.1, started and stopped by the test."""
+"""Real servers for tests, on 127.0.0.1, started and stopped by the test: a Chroma server
+(`chroma run`) and the app itself (`assistant serve`)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -59,6 +61,82 @@ class ChromaServer:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+def app_env(**assistant: object) -> dict[str, str]:
+    """This environment without ``ASSISTANT_*`` variables, offline, plus ``ASSISTANT_<NAME>`` for each
+    keyword (``app_env(data_dir=d, chroma_url=u)``). ``ASSISTANT_CONFIG`` points at no file, so an
+    ``assistant.toml`` in the working directory never leaks into a test."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(
+        HF_HUB_OFFLINE="1", HF_HUB_DISABLE_TELEMETRY="1", TRANSFORMERS_OFFLINE="1",
+        GRADIO_ANALYTICS_ENABLED="False", ANONYMIZED_TELEMETRY="False", TOKENIZERS_PARALLELISM="false",
+        OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "2"),
+        ASSISTANT_CONFIG="/nonexistent/assistant.toml",
+    )
+    env.update({f"ASSISTANT_{name.upper()}": str(v) for name, v in assistant.items() if v is not None})
+    return env
+
+
+class AppServer:
+    """`python -m assistant.cli serve --host 127.0.0.1 --port N` in a subprocess, waited for until
+    ``/readyz`` answers 200 (``start``) and stopped by its own pid (``stop``). Settings come from
+    ``env`` (see :func:`app_env`); the output goes to ``log_path``."""
+
+    def __init__(self, env: dict[str, str], log_path: Path, port: int | None = None, cwd: Path | None = None):
+        self.env = env
+        self.log_path = log_path
+        self.port = port or free_port()
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def launch(self) -> AppServer:
+        """Start the process without waiting (several servers can then load their models at once)."""
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "assistant.cli", "serve",
+                 "--host", "127.0.0.1", "--port", str(self.port)],
+                stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 300.0) -> AppServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                code = None if self.proc is None else self.proc.returncode
+                raise RuntimeError(f"assistant serve exited with {code}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.25)
+        raise RuntimeError(f"assistant serve was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+
+    def start(self, timeout: float = 300.0) -> AppServer:
+        return self.launch().wait_ready(timeout)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log_path.read_text(encoding="utf-8", errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()

@@ -28,6 +28,8 @@ def run(settings: Settings, corpus: list[Path] | None = None) -> None:
         )
         for f in report.failed:
             console.print(f"[red]✗ {f.path}: {f.error}[/red]")
+    # Ingest used every core; while serving, questions run side by side, one thread each.
+    assistant.embedder.set_threads(settings.serve_threads)
     state = assistant.readiness()
     if not state["ready"]:
         console.print(f"[yellow]{state['message']}[/yellow]")
