@@ -43,7 +43,7 @@ _CARD_INTENT = re.compile(
 )
 # Questions about how the reply ends (its thanks and contact line).
 _CLOSING_INTENT = re.compile(
-    r"结束语|结尾|结语|最后(?:怎么|如何|说了|写了)|落款|联系人|联系电话|"
+    r"结束语|结尾|结语|最后(?:怎么|如何|说了|写了)|"
     r"how does (?:the|this|it) (?:reply|answer|letter)? ?(?:close|end)|closing|ends? with|sign(?:ed)? off",
     re.IGNORECASE,
 )
@@ -139,6 +139,10 @@ class HybridRetriever:
                              places=places, terms=terms)
 
         focus = self.focus(snap, history, doc_ids) if history else {}
+        # A deputy named in the question ("凌毅代表的……") points at their suggestions' replies.
+        for name, named_docs in snap.by_proposer.items():
+            if name in question:
+                focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
         fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings)
         t = time.perf_counter()
         relevant, evidence = self._gate(fused, dense, question, places)

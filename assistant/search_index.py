@@ -7,6 +7,7 @@ document: candidates from Chroma are kept only if the current snapshot knows the
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ class Snapshot:
     by_number: dict[str, list[str]] = field(default_factory=dict)  # "第616号" → doc ids
     by_doc: dict[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids
     structured_docs: frozenset[str] = frozenset()  # replies (numbered) and sectioned documents
+    by_proposer: dict[str, list[str]] = field(default_factory=dict)  # "凌毅" → doc ids of their suggestions
 
     @classmethod
     def load(cls, registry: Registry) -> Snapshot:
@@ -51,7 +53,14 @@ class Snapshot:
             by_doc.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
         structured = {c.doc_id for c in chunks.values() if c.kind != "intro"}
         structured |= {d.doc_id for d in documents.values() if d.suggestion_no}
-        return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured))
+        by_proposer: dict[str, list[str]] = {}
+        for d in documents.values():
+            for name in re.split(r"[、,，;；\s]+|等$", d.proposer or ""):
+                name = re.sub(r"(代表|委员|同志|等)$", "", name.strip())
+                if len(name) >= 2:
+                    by_proposer.setdefault(name, []).append(d.doc_id)
+        return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured),
+                   by_proposer)
 
 
 class SearchIndex:
@@ -87,8 +96,12 @@ class SearchIndex:
             self._snapshot = Snapshot.load(self.registry)
 
     def _reload(self) -> None:
+        """Another process changed the index: new registry snapshot, and an embedded vector store
+        read afresh from disk (it would go on serving the vectors it loaded)."""
         try:
-            self._snapshot = Snapshot.load(self.registry)
+            snapshot = Snapshot.load(self.registry)
+            self.vectors.reopen()
+            self._snapshot = snapshot
         finally:
             self._reloading.release()
 

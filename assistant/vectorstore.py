@@ -7,6 +7,9 @@ same collection through ``langchain_chroma.Chroma`` with our embedder.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import threading
 from collections.abc import Sequence
 from urllib.parse import urlparse
 
@@ -15,6 +18,7 @@ import numpy as np
 from assistant.schema import Chunk
 from assistant.settings import Settings
 
+log = logging.getLogger(__name__)
 
 class VectorStoreUnavailable(RuntimeError):
     """The Chroma server cannot be reached (or the embedded store cannot be opened)."""
@@ -43,6 +47,22 @@ class ChromaVectorStore:
         self.settings = settings
         self._client = None
         self._collection = None
+        # Embedded mode: calls and reopen() exclude each other (a query never meets a closing client).
+        self._lock = threading.RLock() if not settings.chroma_url else contextlib.nullcontext()
+
+    def reopen(self) -> None:
+        """Read an embedded store afresh from disk. Another process (``assistant ingest``) may have
+        written to it, and an open embedded client keeps serving the index it loaded. A Chroma
+        server needs nothing: every process sees its writes."""
+        if self.settings.chroma_url:
+            return
+        with self._lock:
+            client, self._client, self._collection = self._client, None, None
+            if client is not None:
+                try:
+                    client.close()  # the last client of a path stops its in-process system
+                except Exception:  # noqa: BLE001 — the next call opens a new one either way
+                    log.debug("closing the embedded Chroma client failed", exc_info=True)
 
     @property
     def location(self) -> str:
@@ -50,6 +70,10 @@ class ChromaVectorStore:
 
     @property
     def collection(self):
+        with self._lock:
+            return self._open()
+
+    def _open(self):
         if self._collection is None:
             try:
                 self._client = _chroma_client(self.settings)
@@ -69,7 +93,8 @@ class ChromaVectorStore:
     def _call(self, fn, *args, **kwargs):
         """Run a collection call; a dropped connection is reported as unavailable and retried next time."""
         try:
-            return fn(*args, **kwargs)
+            with self._lock:
+                return fn(*args, **kwargs)
         except VectorStoreUnavailable:
             raise
         except Exception as exc:

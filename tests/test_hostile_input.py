@@ -516,12 +516,6 @@ def test_instructions_in_a_document_are_quoted_never_obeyed(uninstructed, inject
     record_figures("injection_extractive", {"questions_compared": len(questions), "led_by_planted_reply": led_by_road})
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "assistant/extractive.py quotes a sentence from any source whose fused RRF score is >= 0.55 x the "
-    "best (RRF scores are compressed, so nearly every candidate qualifies), even when the sentence covers "
-    "only a weak concept (the single character 市, or 电话): a planted sentence is quoted into answers to "
-    "unrelated questions, e.g. '凌毅代表的联系电话是多少？' is answered with another reply's "
-    "'请拨打电话12345678' next to '代表提案者：凌毅'"))
 def test_planted_text_is_not_quoted_into_unrelated_answers(neutral, injected):
     questions = seed_questions()
     changed = compare(neutral, injected, questions, (*INSTRUCTION_WORDS, PHONE))

@@ -672,11 +672,6 @@ def test_answers_during_reingestion_come_from_one_version(tmp_path, model_settin
         assert versions_in(final["sources"], texts) == {versions}
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "embedded Chroma (PersistentClient) is not process-safe: a serving process keeps its in-memory HNSW "
-    "and never sees vectors another process (assistant ingest) wrote, although the snapshot reloads the "
-    "registry; the new reply's sections are found by keywords only and the question is refused "
-    "(chroma-core/chroma#3792). Use ASSISTANT_CHROMA_URL when ingesting while serving"))
 @pytest.mark.timeout(600)
 def test_a_serving_process_finds_vectors_ingested_by_another_process(tmp_path, model_settings, embedder):
     from assistant.core import Assistant
