@@ -255,32 +255,42 @@ class Ingestor:
         vectors = self.embedder.embed_passages_cached(texts, self.cache)
         report.chunks_embedded += misses
         progress("embedded", misses)
+        # One vector-store call per kind for the whole batch (each embedded-Chroma call costs ~50 ms
+        # whatever its size). Vectors go in before the registry commits the documents, so a committed
+        # document always has its vectors; a crash in between is repaired by reconcile().
         offset = 0
+        plans = []
+        new_chunks, new_vectors = [], []
         for p in batch:
             n = len(p.chunks)
-            doc_vectors = vectors[offset : offset + n]
+            old_ids = self.registry.chunk_ids(p.record.doc_id)
+            for c, v in zip(p.chunks, vectors[offset : offset + n], strict=True):
+                if c.chunk_id not in old_ids:
+                    new_chunks.append(c)
+                    new_vectors.append(v)
             offset += n
+            plans.append((p, old_ids))
+        if new_chunks:
+            self.vectors.upsert(new_chunks, _stack(new_vectors))
+        kept, stale = [], []
+        for p, old_ids in plans:
             doc_id = p.record.doc_id
-            old_ids = self.registry.chunk_ids(doc_id)
-            new = [(c, v) for c, v in zip(p.chunks, doc_vectors, strict=True) if c.chunk_id not in old_ids]
-            if new:
-                self.vectors.upsert([c for c, _ in new], _stack([v for _, v in new]))
             tokens = [self.lexicon.tokenize(c.index_text) for c in p.chunks]
             self.registry.replace_document(p.record, p.chunks, tokens)
-            kept = [c for c in p.chunks if c.chunk_id in old_ids]
-            if kept:  # unchanged text, but its position in the document may have moved
-                self.vectors.update_metadata(kept)
-            stale = old_ids - {c.chunk_id for c in p.chunks}
-            if stale:
-                self.vectors.delete(sorted(stale))
+            kept += [c for c in p.chunks if c.chunk_id in old_ids]
+            stale += sorted(old_ids - {c.chunk_id for c in p.chunks})
             if doc_id in known:
                 report.updated += 1
             else:
                 report.added += 1
             known[doc_id] = (p.content_hash, p.record.source)
-            report.chunks_total += n
-            progress("chunks", n)
+            report.chunks_total += len(p.chunks)
+            progress("chunks", len(p.chunks))
             progress("document", 1)
+        if kept:  # unchanged text, but its position in the document may have moved
+            self.vectors.update_metadata(kept)
+        if stale:
+            self.vectors.delete(stale)
 
     def _prune(self, paths: list[Path], seen: dict[str, str], failed_files: set[str]) -> int:
         roots = [p.resolve() for p in paths]

@@ -246,6 +246,7 @@ class HybridRetriever:
         cluster = {p for place in places for p in self.lexicon.cluster_of(place)} - set(places)
         card_intent = bool(_CARD_INTENT.search(question))
         closing_intent = bool(_CLOSING_INTENT.search(question))
+        years = list(dict.fromkeys(_YEAR.findall(question)))
         focus = focus or {}
         for sc in found.values():
             text = sc.chunk.text
@@ -262,6 +263,8 @@ class HybridRetriever:
                     sc.score += s.place_boost * top
                 elif any(p in text for p in cluster):
                     sc.score += 0.5 * s.place_boost * top
+            if years and any(y in sc.chunk.index_text or y in sc.chunk.doc_title for y in years):
+                sc.score += s.year_boost * top  # "2023年…的目标" is about 2023's report
             if card_intent and sc.chunk.kind == "card":
                 sc.score += s.card_boost * top
 

@@ -75,6 +75,8 @@ class Settings(BaseSettings):
                                "as a share of a first place's fused score")
     card_boost: float = Field(4.0, description="bonus for the document card on questions about the "
                               "proposer, number, session or handling units")
+    year_boost: float = Field(1.0, description="bonus for sections whose text or document title names a "
+                              "year the question names")
     structure_boost: float = Field(0.5, description="bonus for sections of government documents (a reply "
                                    "or a sectioned report) over unstructured text such as news")
     focus_boost: float = Field(2.0, description="bonus, on follow-up questions, for the documents the "

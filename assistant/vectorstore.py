@@ -61,7 +61,7 @@ class ChromaVectorStore:
             if client is not None:
                 try:
                     client.close()  # the last client of a path stops its in-process system
-                except Exception:  # noqa: BLE001 — the next call opens a new one either way
+                except Exception:  # the next call opens a new one either way
                     log.debug("closing the embedded Chroma client failed", exc_info=True)
 
     @property

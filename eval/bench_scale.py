@@ -22,7 +22,8 @@ own, read with ``os.wait4``):
   ``/readyz`` answers 200 over the existing index, and the server's RSS then;
 * the common recipe (for the sizes in ``--naive-sizes``), on the very same files, in its own
   folder: ``assistant.evaluation.naive.NaiveBaseline`` — RecursiveCharacterTextSplitter(500, 50)
-  + the same embedder (``Embedder.as_langchain()``) + ``langchain_chroma.Chroma.add_texts`` —
+  + the same model through sentence-transformers' ``encode`` with its defaults (fp32, batch 32, as
+  ``HuggingFaceEmbeddings`` does) + ``langchain_chroma.Chroma.add_texts`` —
   chunks, wall seconds, chunks/s, characters/s, mean chunk length, peak RSS, then
   ``similarity_search`` latency on the same questions.
 
@@ -208,13 +209,14 @@ def phase_query(cfg: dict) -> dict:
 def phase_naive(cfg: dict) -> dict:
     """The common recipe (``assistant.evaluation.naive``) on the same files, then its search latency."""
     from assistant.embedding import Embedder
-    from assistant.evaluation.naive import NaiveBaseline
+    from assistant.evaluation.naive import NaiveBaseline, recipe_embeddings
 
     settings = phase_settings(cfg)
     started = time.perf_counter()
     embedder = Embedder.from_settings(settings)
     load_s = time.perf_counter() - started
-    naive = NaiveBaseline(Path(cfg["naive_dir"]), embedder.as_langchain(), embedder.model_id)
+    # The recipe's own embedding call (sentence-transformers defaults), not our faster one.
+    naive = NaiveBaseline(Path(cfg["naive_dir"]), recipe_embeddings(embedder), embedder.model_id)
     last = [time.perf_counter()]
 
     def progress(done: int, total: int) -> None:
@@ -246,7 +248,8 @@ def phase_naive(cfg: dict) -> dict:
         "k": settings.top_k,
         "similarity_search_ms": stats(latencies),
         "app_rss_mb": proc_status_mb("VmRSS"),
-        "embedder": embedder_info(embedder),
+        "embedder": {**embedder_info(embedder), "bf16": False, "batch_size": 32,
+                     "call": "SentenceTransformer.encode (defaults)"},
     }
 
 

@@ -18,8 +18,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.evaluation.metrics import normalize_for_match
+
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
 #: Langchain-Chatchat's defaults (``CHUNK_SIZE``/``OVERLAP_SIZE``) and its Chinese separators.
 CHUNK_SIZE = 500
@@ -98,6 +102,23 @@ def fingerprint(chunks: Iterable[NaiveChunk], model_id: str) -> str:
         h.update(c.text.encode("utf-8"))
         h.update(b"\x00")
     return h.hexdigest()
+
+
+def recipe_embeddings(embedder) -> Embeddings:
+    """The recipe's own embedding call on the same model: sentence-transformers' ``encode`` with its
+    defaults (fp32, batch 32), as LangChain's ``HuggingFaceEmbeddings`` does — none of our speed-ups
+    (bf16, windows, the embedding cache). For speed comparisons; vectors agree with ours."""
+    from langchain_core.embeddings import Embeddings as _Embeddings
+
+    class RecipeEmbeddings(_Embeddings):
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embedder.model.encode([embedder.passage_prefix + t for t in texts],
+                                         normalize_embeddings=True).tolist()
+
+        def embed_query(self, text: str) -> list[float]:
+            return embedder.model.encode([embedder.query_prefix + text], normalize_embeddings=True)[0].tolist()
+
+    return RecipeEmbeddings()
 
 
 class NaiveBaseline:
