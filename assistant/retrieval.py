@@ -80,6 +80,17 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
     ("contact",
      re.compile(r"电话|联系方式|手机|邮箱|地址|phone|e-?mail|contact|address of", re.I),
      re.compile(r"\d{7,}|\d{3,4}-\d{7,8}|@")),
+    ("weather",
+     re.compile(r"天气|气温|温度|下雨|降雨量|weather|forecast|temperature|rain(?:fall)?\b", re.I),
+     re.compile(r"℃|摄氏度|气温\s*\d|天气预报")),
+    ("route",
+     re.compile(r"怎么走|怎么去|如何前往|怎么坐车|坐几路|乘坐.{0,6}(?:公交|地铁|班车)|公交.{0,4}去|路线怎么|"
+                r"how (?:do|can) (?:i|we|you) get to|directions to|which bus|what bus", re.I),
+     re.compile(r"\d+\s*路(?:公交|车)|公交.{0,8}站|地铁\s*\d+\s*号线|乘坐.{0,10}(?:公交|地铁)")),
+    ("personal",
+     re.compile(r"在哪(?:个|家)?(?:单位|公司|里)(?:工作|上班|任职)|工作单位|职业是|年龄|多大(?:年纪|岁)|哪里人|"
+                r"where does .{1,40} work|how old|what is (?:his|her) (?:job|occupation|age)", re.I),
+     re.compile(r"工作单位|任职于|现任|\d+\s*岁|出生于")),
     ("person",
      re.compile(r"(?:市长|书记|主任|局长|县长|州长|负责人)(?:是谁|由谁|叫什么)|由谁担任|谁担任|"
                 r"who is the (?:current )?(?:mayor|director|secretary|head|governor|chair)|who heads", re.I),
