@@ -55,8 +55,8 @@ class Snapshot:
         structured |= {d.doc_id for d in documents.values() if d.suggestion_no}
         by_proposer: dict[str, list[str]] = {}
         for d in documents.values():
-            for name in re.split(r"[、,，;；\s]+|等$", d.proposer or ""):
-                name = re.sub(r"(代表|委员|同志|等)$", "", name.strip())
+            for name in re.split(r"[、,，;；\s]+", d.proposer or ""):
+                name = re.sub(r"(代表|委员|同志|等)$", "", name)
                 if len(name) >= 2:
                     by_proposer.setdefault(name, []).append(d.doc_id)
         return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured),

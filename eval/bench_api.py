@@ -79,15 +79,21 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 class Server:
-    """``assistant serve`` in a subprocess on a free loopback port; stopped by its own pid."""
+    """``assistant serve`` in a subprocess on a free loopback port; stopped by its own pid.
 
-    def __init__(self, data_dir: Path, corpus: Path, rate_limit: int, log_path: Path):
+    Extractive answers and the embedded store whatever the caller's environment says (an LLM or a
+    Chroma server would measure something else); ``models`` points at a prepared model folder.
+    """
+
+    def __init__(self, data_dir: Path, corpus: Path, rate_limit: int, log_path: Path,
+                 models: Path | None = None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.data_dir = data_dir
         self.corpus = corpus
         self.rate_limit = rate_limit
         self.log_path = log_path
+        self.models = models
         self.proc: subprocess.Popen | None = None
 
     def command(self) -> list[str]:
@@ -98,13 +104,15 @@ class Server:
 
     def start(self, timeout: float) -> None:
         env = {k: v for k, v in os.environ.items()
-               if k not in ("ASSISTANT_LLM_BASE_URL", "ASSISTANT_LLM_GGUF_PATH")}  # extractive answering
+               if k not in ("ASSISTANT_LLM_BASE_URL", "ASSISTANT_LLM_GGUF_PATH", "ASSISTANT_CHROMA_URL")}
         env.update({"ASSISTANT_RATE_LIMIT_PER_MINUTE": str(self.rate_limit), "GRADIO_ANALYTICS_ENABLED": "False",
                     "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
                     "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
+        if self.models is not None:
+            env["ASSISTANT_MODELS_PATH"] = str(self.models)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        log = self.log_path.open("wb")
-        self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        with self.log_path.open("wb") as log:
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -117,6 +125,15 @@ class Server:
             time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"the server was not ready within {timeout:.0f} s; see {self.log_path}")
+
+    def rss_mb(self) -> float | None:
+        try:
+            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+        except (OSError, AttributeError):
+            return None
+        return None
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

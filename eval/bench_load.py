@@ -27,26 +27,17 @@ import argparse
 import asyncio
 import json
 import os
-import shutil
-import socket
-import statistics
-import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import httpx
+from bench_api import Server, summary  # same folder: shared helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions" / "seed-616.jsonl"
 ABUSER_ADDRESS = "127.0.0.250"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def load_questions(path: Path = QUESTIONS) -> list[dict]:
@@ -60,79 +51,6 @@ def load_questions(path: Path = QUESTIONS) -> list[dict]:
             item = json.loads(line)
             items.append({"question": item["question"], "history": item.get("history") or []})
     return items
-
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (``q`` in 0..100): a value that was actually observed."""
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    if not values:
-        return {}
-    return {"p50": round(percentile(values, 50), 1), "p95": round(percentile(values, 95), 1),
-            "p99": round(percentile(values, 99), 1), "max": round(max(values), 1),
-            "mean": round(statistics.fmean(values), 1), "min": round(min(values), 1)}
-
-
-class Server:
-    """``assistant serve`` on 127.0.0.1 in a subprocess; stopped by its own pid."""
-
-    def __init__(self, data_dir: Path, corpus: Path, rate_limit: int, log_path: Path, models: Path | None):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.data_dir, self.corpus, self.rate_limit = data_dir, corpus, rate_limit
-        self.log_path, self.models = log_path, models
-        self.proc: subprocess.Popen | None = None
-
-    def start(self, timeout: float) -> None:
-        exe = Path(sys.executable).parent / "assistant"
-        command = [str(exe) if exe.exists() else (shutil.which("assistant") or "assistant"), "serve",
-                   "--host", "127.0.0.1", "--port", str(self.port), "--data-dir", str(self.data_dir),
-                   "--corpus", str(self.corpus)]
-        env = {k: v for k, v in os.environ.items()
-               if k not in ("ASSISTANT_LLM_BASE_URL", "ASSISTANT_LLM_GGUF_PATH", "ASSISTANT_CHROMA_URL")}
-        env.update({"ASSISTANT_RATE_LIMIT_PER_MINUTE": str(self.rate_limit), "GRADIO_ANALYTICS_ENABLED": "False",
-                    "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1",
-                    "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")})
-        if self.models is not None:
-            env["ASSISTANT_MODELS_PATH"] = str(self.models)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        with self.log_path.open("wb") as log:
-            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log_path}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        self.stop()
-        raise RuntimeError(f"the server was not ready within {timeout:.0f} s; see {self.log_path}")
-
-    def rss_mb(self) -> float | None:
-        try:
-            for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except (OSError, AttributeError):
-            return None
-        return None
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
 
 
 async def one_request(client: httpx.AsyncClient, item: dict, stream: bool) -> dict:

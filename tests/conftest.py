@@ -74,3 +74,15 @@ def seed_assistant(seed_settings, embedder):
     report = assistant.ingest([Path(__file__).resolve().parent.parent / "corpus"])
     assert not report.failed
     return assistant
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium driven by Playwright (never a downloaded browser), one per test module."""
+    from playwright.sync_api import sync_playwright
+    from servers import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -1,17 +1,71 @@
-"""Real servers for tests, on 127.0.0.1, started and stopped by the test: a Chroma server
-(`chroma run`) and the app itself (`assistant serve`)."""
+"""Helpers shared by the tests: real servers on 127.0.0.1, started and stopped by the test (a Chroma
+server, `chroma run`, and the app itself, `assistant serve`), and the figures tests record."""
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import httpx
+
+ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def record_figures(file: str, section: str, data: object) -> None:
+    """Merge one test's figures into ``artifacts/FILE`` (the closing notes quote them)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / file
+    try:
+        figures = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        figures = {}
+    figures[section] = data
+    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+class ThreadedServer:
+    """An ASGI app served by uvicorn in a thread on 127.0.0.1 (a free port unless one is given)."""
+
+    def __init__(self, app, port: int | None = None):
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
+            timeout_graceful_shutdown=2))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"the server on port {self.port} did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        # Event streams that browsers and clients left open are cut after the grace period;
+        # uvicorn logs each cut as an error, which is noise once the tests are done.
+        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
 
 
 def free_port() -> int:

@@ -12,15 +12,13 @@ import asyncio
 import gzip
 import json
 import shutil
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
 
 import httpx
 import pytest
-from servers import free_port
+from servers import ThreadedServer, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -84,34 +82,16 @@ def build_assistant(tmp_path_factory, model_settings, ingest: bool = True):
     return assistant
 
 
-class LiveServer:
+class LiveServer(ThreadedServer):
     """``create_app(settings, assistant)`` served by uvicorn in a thread on 127.0.0.1."""
 
     def __init__(self, assistant, port: int | None = None, **overrides):
-        import uvicorn
-
         from assistant.web.app import create_app
 
-        self.port = port or free_port()
-        self.settings = assistant.settings.with_overrides(port=self.port, **overrides)
+        port = port or free_port()
+        self.settings = assistant.settings.with_overrides(port=port, **overrides)
         self.app = create_app(self.settings, assistant)
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the API server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        super().__init__(self.app, port)
 
 
 def parse_sse(text: str) -> list[tuple[str, dict]]:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import servers
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
@@ -41,14 +42,7 @@ PHONE = "12345678"
 
 
 def record_figures(section: str, data: object) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "hostile-input.json"
-    try:
-        figures = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        figures = {}
-    figures[section] = data
-    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    servers.record_figures("hostile-input.json", section, data)
 
 
 def reply(number: int, title: str, sections: str, unit: str = "贵阳市民政局") -> str:

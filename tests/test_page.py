@@ -7,18 +7,14 @@ corpus (plus one reply whose text carries an XSS payload) and calls the chat end
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import shutil
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Self
 
 import pytest
-from servers import free_port
+from servers import ThreadedServer, free_port
 
 # Belt and braces: the page already builds its Blocks with analytics off.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -91,35 +87,12 @@ def page_only_app(assistant):
     return gr.mount_gradio_app(FastAPI(), build_page(assistant, assistant.settings), path="/")
 
 
-class PageServer:
-    """A FastAPI app served by uvicorn in a thread on 127.0.0.1 and a free port."""
+class PageServer(ThreadedServer):
+    """A FastAPI app served by uvicorn in a thread on 127.0.0.1 and a free port; ``url`` ends in "/"."""
 
     def __init__(self, app):
-        import uvicorn
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on",
-                           timeout_graceful_shutdown=2)
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Self:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the page server did not start")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        # Event streams that browsers and clients left open are cut after the grace period;
-        # uvicorn logs each cut as an error, which is noise once the tests are done.
-        logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
-        self.server.should_exit = True
-        self.thread.join(timeout=30)
+        super().__init__(app)
+        self.url += "/"
 
 
 def message_text(message: dict) -> str:

@@ -13,14 +13,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from servers import CHROMIUM
 from test_page import HUISHUI, XSS_QUESTION, PageServer, build_assistant
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 BOT = '#chat [data-testid="bot"]'
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 812}
@@ -52,16 +48,6 @@ def page_url(tmp_path_factory, model_settings, embedder) -> Iterator[str]:
     assistant = build_assistant(tmp_path_factory, model_settings, embedder)
     with PageServer(create_app(assistant.settings, assistant)) as server:
         yield server.url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Visit:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import servers
 
 from assistant.ingest import Ingestor
 from assistant.registry import Registry
@@ -52,15 +53,7 @@ needs_reports = pytest.mark.skipif(not REPORTS.is_dir(), reason=f"needs the work
 
 
 def record_figures(section: str, data: object) -> None:
-    """Merge one test's figures into ``artifacts/reliability.json`` (read by the issue report)."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "reliability.json"
-    try:
-        figures = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        figures = {}
-    figures[section] = data
-    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    servers.record_figures("reliability.json", section, data)
 
 
 def wait_for(predicate, timeout: float, what: str):

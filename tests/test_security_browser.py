@@ -23,14 +23,11 @@ from types import SimpleNamespace
 from urllib.parse import quote, urlsplit
 
 import pytest
+import servers
+from servers import CHROMIUM
 
-CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 W = "gov-reply-assistant"
 ANSWER_TIMEOUT_MS = 90_000
 
@@ -119,16 +116,6 @@ def app(tmp_path_factory, seed_settings, embedder) -> Iterator[SimpleNamespace]:
     assert not assistant.ingest([corpus]).failed
     with LiveServer(assistant, rate_limit_per_minute=10_000) as server:
         yield SimpleNamespace(url=server.url, assistant=assistant)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Visit:
@@ -355,11 +342,4 @@ def test_another_site_cannot_frame_the_page(app, browser):
 
 
 def record_figures(section: str, data: object) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / "security-browser.json"
-    try:
-        figures = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        figures = {}
-    figures[section] = data
-    path.write_text(json.dumps(figures, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    servers.record_figures("security-browser.json", section, data)

@@ -20,14 +20,10 @@ from typing import Self
 from urllib.parse import urlsplit
 
 import pytest
+from servers import CHROMIUM
 from test_api import HUISHUI, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, LiveServer, build_assistant, free_port
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 W = "gov-reply-assistant"  # the widget's host element; Playwright's CSS pierces its open shadow root
 ANSWER_TIMEOUT_MS = 90_000
 
@@ -99,16 +95,6 @@ def sites(tmp_path_factory, model_settings) -> Iterator[SimpleNamespace]:
     with allowed, refused, LiveServer(assistant, port=api_port, allowed_origins=[allowed.origin],
                                       rate_limit_per_minute=1000) as api:
         yield SimpleNamespace(api=api, allowed=allowed, refused=refused, assistant=assistant)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 class Visit:
