@@ -33,7 +33,6 @@ class KeywordIndex:
         self._matrix_rows = 0  # rows covered by the matrix; later rows are the delta
         self._delta: dict[int, dict[int, int]] = {}  # term → {row: tf}
         self._df = np.zeros(0, dtype=np.float32)
-        self._terms: list[str] = []  # term id → term, built lazily for terms_of()
 
     def __len__(self) -> int:
         return int(self.alive.sum())
@@ -144,15 +143,19 @@ class KeywordIndex:
             out[term] = float(np.log(1.0 + (n - df + 0.5) / (df + 0.5)))
         return out
 
-    def terms_of(self, chunk_id: str) -> set[str]:
-        row = self.row_of.get(chunk_id)
-        if row is None:
-            return set()
-        if len(self._terms) < len(self.vocab):
-            self._terms = [""] * len(self.vocab)
-            for term, tid in self.vocab.items():
-                self._terms[tid] = term
-        return {self._terms[t] for t in self._rows[row][0]}
+    def contains(self, groups: list[tuple[str, ...]], chunk_ids: list[str]) -> np.ndarray:
+        """``out[g, c]``: chunk ``c`` holds at least one term of group ``g``. Reads only the postings
+        of the groups' terms, so it costs the same whatever the chunks' lengths."""
+        out = np.zeros((len(groups), len(chunk_ids)), dtype=bool)
+        rows = np.fromiter((self.row_of.get(cid, -1) for cid in chunk_ids), dtype=np.int64,
+                           count=len(chunk_ids))
+        for g, group in enumerate(groups):
+            for term in group:
+                tid = self.vocab.get(term)
+                if tid is not None:
+                    out[g] |= np.isin(rows, self._postings(tid)[0])
+        out[:, rows < 0] = False
+        return out
 
     def mask_for(self, chunk_ids: Iterable[str]) -> np.ndarray:
         mask = np.zeros(len(self.ids), dtype=bool)

@@ -52,7 +52,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # jieba is imported lazily: importing this module must stay cheap
     import jieba
@@ -115,6 +115,14 @@ PLACE_ALIASES: dict[str, str] = {
     "盘县": "盘州",
     "双龙航空港": "双龙航空港经济区",
 }
+
+#: Words jieba tags as place names (``ns``) that name no particular place.
+GENERIC_PLACES: frozenset[str] = frozenset(
+    "中国 我国 全国 国家 中华人民共和国 全省 全市 全州 全县 本省 本市 省内 市内 县内 城镇 城区 城市 城乡 "
+    "农村 乡村 乡镇 县城 县域 市区 郊区 山区 边疆 沿海 内地 东部 西部 中部 东北 西北 西南 东南 海外 境外 国外 "
+    "国内 各地 当地 本地 外地 地方 周边 老区 库区 景区 园区 社区 片区 城郊".split())
+#: "四县", "两区", "各市": a count of places, not a name.
+_COUNTED_PLACE = re.compile(r"^[一二三四五六七八九十两几多各全本该此]+[省市县区州镇乡村]")
 
 #: Short forms that are also ordinary words (沿河 "along the river", 大方 "generous", 白云 "white
 #: cloud", 江口 "estuary" …). Written alone they count as a place only next to another place name,
@@ -232,6 +240,7 @@ class Lexicon:
         self.resources_dir = Path(resources_dir) if resources_dir else RESOURCES_DIR
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self._tokenizer: jieba.Tokenizer | None = None
+        self._posseg: Any = None
         self._parts_cache: dict[str, tuple[str, ...]] = {}
         self._block_cache: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -510,6 +519,25 @@ class Lexicon:
                 if target in self._place_canonical:
                     return self._place_canonical[target]
         return None
+
+    def other_places(self, text: str) -> list[str]:
+        """Names of places outside the lexicon's own (北京市, 上海, 长三角) that ``text`` mentions,
+        as jieba tags them (``ns``), without generic place nouns (城镇, 山区, 四县) and the country.
+
+        A question about another city's figures is not answered by a Guizhou reply that lacks
+        them; the gate uses these as anchors the way it uses :meth:`places_in`.
+        """
+        import jieba.posseg  # lazy, like jieba itself
+
+        tagger = self._posseg
+        if tagger is None:
+            tagger = self._posseg = jieba.posseg.POSTokenizer(self._jieba())
+        found = []
+        for word, flag in tagger.lcut(normalize(text)):
+            if (flag == "ns" and len(word) >= 2 and word not in self._place_canonical
+                    and word not in GENERIC_PLACES and not _COUNTED_PLACE.match(word)):
+                found.append(word)
+        return list(dict.fromkeys(found))
 
     def places_in(self, text: str) -> list[str]:
         """Places mentioned in ``text`` (canonical short forms, first mention first, no repeats).

@@ -12,12 +12,12 @@ favour the reply's document card.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import statistics
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -28,9 +28,10 @@ from assistant.lexicon import Lexicon
 from assistant.schema import ScoredChunk
 from assistant.search_index import SearchIndex, Snapshot
 from assistant.settings import Settings
-from assistant.text import normalize_for_match
+from assistant.text import split_sentences
 
 _NUMBER = re.compile(r"第\s*(\d+)\s*号")
+_PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|州|自治区|自治州)$")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _CARD_INTENT = re.compile(
     r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
@@ -56,6 +57,8 @@ GENERIC_TERMS = frozenset({
     "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
 })
 GENERIC_WEIGHT = 0.3
+#: Share of the question's subject (by weight) that the sentence holding an asked-for fact must name.
+FACT_SUBJECT_SHARE = 0.5
 
 
 # Questions that ask for a specific kind of fact (a date, an amount, a count, a contact, a person in
@@ -98,12 +101,47 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 ]
 
 
-def answer_type_missing(question: str, texts: list[str]) -> str:
-    """The kind of fact the question asks for when none of the texts holds one, else ""."""
+def answer_type_missing(question: str, texts: list[str],
+                        concepts: list[tuple[tuple[str, ...], float]] | None = None,
+                        titles: list[str] | None = None) -> str:
+    """The kind of fact the question asks for when none of the texts holds one about the question's
+    subject, else "".
+
+    With ``concepts`` (the question's weighted term groups), the fact must stand in a sentence that,
+    with the sentence before it, names at least half (by weight) of the subject — the concepts
+    other than the words that ask for the fact ("预算", "比例") and the years (the place and year
+    check covers those). A work report's "税收收入增长8%" does not answer "产业转移企业的税收按
+    什么比例分成". A fact in the document's title (its year) answers when the text names the
+    subject anywhere: "哪一年的报告提出……".
+    """
+    titles = titles or [""] * len(texts)
     for name, asks, holds in _ANSWER_TYPES:
-        if asks.search(question) and not any(holds.search(t) for t in texts):
+        if not asks.search(question):
+            continue
+        subject = [(group, w) for group, w in (concepts or ())
+                   if w > 0 and not any(asks.search(t) or _YEAR_TOKEN.fullmatch(t) for t in group)]
+        if not any(_holds_about(holds, text, title, subject) for text, title in zip(texts, titles)):
             return name
     return ""
+
+
+_YEAR_TOKEN = re.compile(r"\d+年?")
+
+
+def _holds_about(holds: re.Pattern, text: str, title: str,
+                 subject: list[tuple[tuple[str, ...], float]]) -> bool:
+    if not subject:
+        return bool(holds.search(text) or holds.search(title))
+    total = sum(w for _, w in subject)
+
+    def named(window: str) -> bool:
+        return sum(w for group, w in subject if any(t in window for t in group)) >= FACT_SUBJECT_SHARE * total
+
+    if holds.search(title) and named(title + text):
+        return True
+    sentences = [text[a:b] for a, b in split_sentences(text)]
+    return any(holds.search(sentence) and named(sentences[i - 1] + sentence if i else sentence)
+               for i, sentence in enumerate(sentences))
 
 
 @dataclass
@@ -156,7 +194,11 @@ class HybridRetriever:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
         fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings)
         t = time.perf_counter()
-        relevant, evidence = self._gate(fused, dense, question, places)
+        # The fact check weighs the question's subject in words the index knows; an English word
+        # the glossary does not translate ("much", "money") is not looked for in Chinese sentences.
+        known = [(g, w) for g, w in concepts
+                 if any(t in snap.keyword.vocab and not (t.isascii() and t.isalpha()) for t in g)]
+        relevant, evidence = self._gate(fused, dense, question, places, known)
         timings["gate"] = _ms(t)
         return Retrieval(
             query=question,
@@ -259,7 +301,8 @@ class HybridRetriever:
         closing_intent = bool(_CLOSING_INTENT.search(question))
         years = list(dict.fromkeys(_YEAR.findall(question)))
         focus = focus or {}
-        for sc in found.values():
+        coverage = _coverage(snap, list(found), concepts)
+        for sc, cov in zip(found.values(), coverage):
             text = sc.chunk.text
             if _structured(snap, sc.chunk):
                 sc.score += s.structure_boost * top
@@ -267,7 +310,7 @@ class HybridRetriever:
                 sc.score += s.focus_boost * top * focus[sc.chunk.doc_id]
             if closing_intent and sc.chunk.kind == "closing":
                 sc.score += s.card_boost * top
-            sc.coverage = _coverage(snap, sc.chunk.chunk_id, concepts)
+            sc.coverage = float(cov)
             sc.score += s.coverage_weight * top * sc.coverage
             if places:
                 if any(p in text for p in places):
@@ -283,14 +326,14 @@ class HybridRetriever:
         unique: list[ScoredChunk] = []
         seen: set[str] = set()
         for sc in ranked:  # identical text (the same reply ingested twice) is shown once
-            key = hashlib.sha1(normalize_for_match(sc.chunk.text).encode()).hexdigest()
+            key = snap.text_key(sc.chunk)
             if key not in seen:
                 seen.add(key)
                 unique.append(sc)
         return unique
 
     def _gate(self, fused: list[ScoredChunk], dense: list[tuple[str, float]], question: str,
-              places: list[str]) -> tuple[bool, dict]:
+              places: list[str], concepts: list[tuple[tuple[str, ...], float]]) -> tuple[bool, dict]:
         """Is anything relevant? Evidence: concept coverage and the dense score's standing.
 
         e5 cosines bunch between 0.7 and 0.9 whatever the question, so the dense evidence is
@@ -305,9 +348,10 @@ class HybridRetriever:
         card = bool(_CARD_INTENT.search(question)) and any(sc.chunk.kind == "card" for sc in fused[:2])
         top = fused[0]
         agree = (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3
-        # The fact must be in a section the answer would come from: the best-covering ones.
-        answering = [sc.chunk.text for sc in fused[:3] if sc.coverage >= 0.8 * coverage]
-        missing = "" if card else answer_type_missing(question, answering)
+        # The fact must be in a section the answer would come from, next to the question's subject.
+        answering = [sc.chunk for sc in fused[:3]]
+        missing = "" if card else answer_type_missing(
+            question, [c.text for c in answering], concepts, [c.doc_title for c in answering])
         # A place or a year the question is about must appear in what would answer it (the
         # section or its document's title): "2026年的增长目标" is not answered by 2025's report.
         unanchored = self.unanchored(question, places, fused[:3])
@@ -327,6 +371,8 @@ class HybridRetriever:
         """Places (or their town cluster) and years the question names that none of ``top`` mentions."""
         texts = [sc.chunk.index_text + sc.chunk.doc_title for sc in top]
         anchors = [{p, *self.lexicon.cluster_of(p)} for p in places]
+        # Places elsewhere (北京市 → 北京市 or 北京): "北京市的专项债券额度" needs a text about Beijing.
+        anchors += [{p, _PLACE_SUFFIX.sub("", p) or p} for p in self.lexicon.other_places(question)]
         anchors += [{y} for y in dict.fromkeys(_YEAR.findall(question))]
         return [min(forms, key=len) for forms in anchors
                 if not any(form in text for form in forms for text in texts)]
@@ -355,13 +401,14 @@ def _structured(snap: Snapshot, chunk) -> bool:
     return chunk.kind != "intro" or chunk.doc_id in snap.structured_docs
 
 
-def _coverage(snap: Snapshot, chunk_id: str, concepts: list[tuple[tuple[str, ...], float]]) -> float:
-    """Idf-weighted share of the question's concepts that the chunk contains."""
+def _coverage(snap: Snapshot, chunk_ids: list[str],
+              concepts: list[tuple[tuple[str, ...], float]]) -> np.ndarray:
+    """Idf-weighted share of the question's concepts that each chunk contains."""
     total = sum(w for _, w in concepts)
-    if total <= 0:
-        return 0.0
-    present = snap.keyword.terms_of(chunk_id)
-    return sum(w for group, w in concepts if any(t in present for t in group)) / total
+    if total <= 0 or not chunk_ids:
+        return np.zeros(len(chunk_ids))
+    held = snap.keyword.contains([group for group, _ in concepts], chunk_ids)
+    return np.asarray([w for _, w in concepts]) @ held / total
 
 
 def _normalise_number(value: str) -> str:

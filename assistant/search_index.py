@@ -7,6 +7,7 @@ document: candidates from Chroma are kept only if the current snapshot knows the
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 import time
@@ -18,6 +19,7 @@ from assistant.keyword_index import KeywordIndex
 from assistant.registry import DocumentRecord, Registry
 from assistant.schema import Chunk
 from assistant.settings import Settings
+from assistant.text import normalize_for_match
 from assistant.vectorstore import ChromaVectorStore
 
 
@@ -31,6 +33,16 @@ class Snapshot:
     by_doc: dict[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids
     structured_docs: frozenset[str] = frozenset()  # replies (numbered) and sectioned documents
     by_proposer: dict[str, list[str]] = field(default_factory=dict)  # "凌毅" → doc ids of their suggestions
+    _text_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
+
+    def text_key(self, chunk: Chunk) -> bytes:
+        """Digest of the chunk's normalised text (identical sections in two copies of a reply share
+        it); computed once per chunk and snapshot, not once per question."""
+        key = self._text_keys.get(chunk.chunk_id)
+        if key is None:
+            key = self._text_keys[chunk.chunk_id] = hashlib.sha1(
+                normalize_for_match(chunk.text).encode()).digest()
+        return key
 
     @classmethod
     def load(cls, registry: Registry) -> Snapshot:

@@ -8,6 +8,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from assistant.chain import AnswerSteps
 from assistant.citations import validate
 from assistant.core import Assistant, QuestionError
+from assistant.retrieval import answer_type_missing
 
 EXAMPLE = "what measures address land for 惠水?"
 
@@ -57,6 +58,29 @@ def test_refusal(seed_assistant, question, lang):
     assert answer.refused and not answer.citations
     assert answer.answer.startswith("抱歉" if lang == "zh" else "Sorry")
     assert ("要素市场" in answer.answer) or ("营商环境" in answer.answer)  # says what is covered
+
+
+@pytest.mark.parametrize("question", [
+    "产业转移企业的税收具体按什么比例分成？",  # the reply names the tax sharing, not its ratio
+    "上海市在产业转移上是怎么做的？",  # another city: the reply is about Guizhou
+    "北京的土地市场一体化有哪些措施？",
+])
+def test_refusal_when_the_fact_or_place_is_not_there(seed_assistant, question):
+    answer = seed_assistant.ask(question)
+    assert answer.refused and not answer.citations, answer.answer
+
+
+def test_fact_must_stand_next_to_the_subject():
+    concepts = [(("产业转移",), 6.0), (("企业",), 1.0), (("税收",), 3.0), (("分成",), 4.0)]
+    report = "加快财税体制改革。全年税收收入增长8%。研究产业转移企业税收分享办法。"
+    assert answer_type_missing("产业转移企业的税收按什么比例分成？", [report], concepts) == "ratio"
+    reply = "研究产业转移企业税收分享办法。迁出地与迁入地按4:6比例分成。"
+    assert answer_type_missing("产业转移企业的税收按什么比例分成？", [reply], concepts) == ""
+    # The year in the title answers "哪一年" when the text names the subject.
+    assert answer_type_missing("哪一年的报告提出新质生产力？", ["加快发展新质生产力。"],
+                               [(("新质生产力",), 7.0)], ["2024年政府工作报告"]) == ""
+    assert answer_type_missing("哪一年的报告提出新质生产力？", ["扩大内需。"],
+                               [(("新质生产力",), 7.0)], ["2024年政府工作报告"]) == "date"
 
 
 def test_unknown_suggestion_number_is_refused(seed_assistant):

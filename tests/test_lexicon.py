@@ -318,3 +318,11 @@ def test_tokenize_speed_is_reported() -> None:
         f"{size / warm:.1f} MB/s seen text"
     )
     assert tokens
+
+
+def test_other_places_are_names_outside_guizhou(lex: Lexicon) -> None:
+    assert lex.other_places("2023年北京市的地方政府专项债券额度是多少？") == ["北京市"]
+    assert "上海" in lex.other_places("上海在长三角一体化方面有什么经验？")
+    # Guizhou's own places are the lexicon's; generic place nouns and counts name no place.
+    assert lex.other_places("惠水、长顺准备重点发展哪些产业？") == []
+    assert lex.other_places("山区的特色农业和城镇用地，四县怎么办？") == []
