@@ -77,6 +77,14 @@ class Assistant:
         return cls(settings, Embedder.from_settings(settings), Lexicon.default(),
                    llm if llm is not None else make_chat_model(settings))
 
+    def warm_up(self) -> None:
+        """Load what the first question would otherwise wait for (jieba and its tagger, the query
+        encoder, the vector store) by answering one question. Failures are left to real questions."""
+        try:
+            self.ask("惠水的土地政策有哪些？")
+        except Exception:  # noqa: BLE001 - e.g. the Chroma server is down: /readyz reports it
+            log.warning("warm-up question failed", exc_info=True)
+
     # ---- answering -----------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, filters: dict | None = None) -> Answer:
         question, history = self.check_input(question, history)

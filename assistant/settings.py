@@ -58,6 +58,9 @@ class Settings(BaseSettings):
     embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="'bf16' runs the model under bfloat16 autocast (~1.8x faster where the CPU has "
         "native bf16, vectors agree with fp32 at cosine >= 0.9999); 'auto' picks it only on such CPUs")
+    query_engine: Literal["auto", "onnx", "torch"] = Field(
+        "auto", description="what embeds questions: ONNX Runtime (about twice as fast for short texts; "
+        "exported once from the model and checked against it), torch, or ONNX when it can be set up")
     query_cache_size: int = Field(2048, ge=0, description="query vectors kept in memory (LRU)")
 
     # Chunking

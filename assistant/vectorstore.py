@@ -20,6 +20,7 @@ from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 class VectorStoreUnavailable(RuntimeError):
     """The Chroma server cannot be reached (or the embedded store cannot be opened)."""
 
@@ -40,6 +41,45 @@ def _chroma_client(settings: Settings):
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 
 
+class _SharedExclusiveLock:
+    """Many holders of :meth:`shared` at once, or one of :meth:`exclusive` (which waits for the
+    shared ones to finish and keeps new ones out). Not re-entrant for the exclusive side."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+
+    @contextlib.contextmanager
+    def shared(self):
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                if not self._shared:
+                    self._cond.notify_all()
+
+    @contextlib.contextmanager
+    def exclusive(self):
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._exclusive = True  # new shared holders wait from now on
+            while self._shared:
+                self._cond.wait()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
 class ChromaVectorStore:
     """Thin wrapper around one Chroma collection with explicit embeddings and cosine distance."""
 
@@ -47,8 +87,10 @@ class ChromaVectorStore:
         self.settings = settings
         self._client = None
         self._collection = None
-        # Embedded mode: calls and reopen() exclude each other (a query never meets a closing client).
-        self._lock = threading.RLock() if not settings.chroma_url else contextlib.nullcontext()
+        # Calls run side by side (queries from several requests at once); reopen() waits for them
+        # and keeps new ones out, so a query never meets a closing client.
+        self._calls = _SharedExclusiveLock()
+        self._open_lock = threading.Lock()
 
     def reopen(self) -> None:
         """Read an embedded store afresh from disk. Another process (``assistant ingest``) may have
@@ -56,7 +98,7 @@ class ChromaVectorStore:
         server needs nothing: every process sees its writes."""
         if self.settings.chroma_url:
             return
-        with self._lock:
+        with self._calls.exclusive():
             client, self._client, self._collection = self._client, None, None
             if client is not None:
                 try:
@@ -70,7 +112,10 @@ class ChromaVectorStore:
 
     @property
     def collection(self):
-        with self._lock:
+        collection = self._collection
+        if collection is not None:
+            return collection
+        with self._open_lock:
             return self._open()
 
     def _open(self):
@@ -93,7 +138,7 @@ class ChromaVectorStore:
     def _call(self, fn, *args, **kwargs):
         """Run a collection call; a dropped connection is reported as unavailable and retried next time."""
         try:
-            with self._lock:
+            with self._calls.shared():
                 return fn(*args, **kwargs)
         except VectorStoreUnavailable:
             raise

@@ -111,7 +111,8 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("kind", ["query", "passage"])
 def test_bf16_and_fp32_give_interchangeable_vectors(embedder, kind):
     """Precision is not part of the model id, so vectors from either must agree (cosine >= 0.9999)."""
-    embed = embedder.embed_queries if kind == "query" else embedder.embed_passages
+    prefix = embedder.query_prefix if kind == "query" else embedder.passage_prefix
+    embed = lambda texts: embedder._embed([prefix + t for t in texts])  # noqa: E731 - torch, both kinds
     saved = embedder.bf16
     try:
         embedder.bf16 = False
@@ -123,6 +124,39 @@ def test_bf16_and_fp32_give_interchangeable_vectors(embedder, kind):
     cos = _cosines(fp32, bf16)
     assert cos.min() >= 0.9999, f"worst {cos.min():.6f} for {AGREEMENT_TEXTS[int(cos.argmin())][:60]!r}"
     assert bf16.dtype == np.float32
+
+
+def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, model_settings):
+    """Questions go through the exported graph; its vectors must be torch's (fp32), windows and all."""
+    assert embedder.query_encoder is not None, "ONNX Runtime should be set up for queries"
+    texts = [*AGREEMENT_TEXTS, "", "惠水"]
+    onnx = embedder.embed_queries(texts)
+    saved, embedder.query_encoder = embedder.query_encoder, None
+    try:
+        embedder.bf16, bf16 = False, embedder.bf16
+        torch_fp32 = embedder.embed_queries(texts)
+    finally:
+        embedder.query_encoder, embedder.bf16 = saved, bf16
+    cos = _cosines(onnx, torch_fp32)
+    assert cos.min() >= 0.9999, f"worst {cos.min():.6f} for {texts[int(cos.argmin())][:60]!r}"
+    assert onnx.dtype == np.float32
+
+
+def test_onnx_file_is_rebuilt_when_damaged_and_can_be_turned_off(embedder, model_settings, tmp_path):
+    from assistant.onnx_query import OnnxQueryEncoder
+
+    path = embedder.query_encoder.path
+    copy = tmp_path / "onnx"
+    copy.mkdir()
+    (copy / path.name).write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
+    encoder = OnnxQueryEncoder.load(embedder.model, copy, embedder.model_id)
+    assert (copy / path.name).stat().st_size == path.stat().st_size  # exported afresh
+    question = "贵阳贵安如何统一管理土地？"
+    sequences = [embedder.model.tokenizer("query: " + question)["input_ids"]]
+    np.testing.assert_allclose(encoder.pool(sequences, 1), embedder.query_encoder.pool(sequences, 1), atol=1e-5)
+    torch_only = Embedder.from_settings(model_settings.with_overrides(query_engine="torch"))
+    assert torch_only.query_encoder is None
+    assert _cosines(torch_only.embed_queries([question]), embedder.embed_queries([question]))[0] >= 0.9999
 
 
 def test_query_vectors_are_cached_and_read_only(embedder):

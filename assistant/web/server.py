@@ -30,6 +30,7 @@ def run(settings: Settings, corpus: list[Path] | None = None) -> None:
             console.print(f"[red]✗ {f.path}: {f.error}[/red]")
     # Ingest used every core; while serving, questions run side by side, one thread each.
     assistant.embedder.set_threads(settings.serve_threads)
+    assistant.warm_up()  # ready means fast: the first visitor does not wait for jieba to load
     state = assistant.readiness()
     if not state["ready"]:
         console.print(f"[yellow]{state['message']}[/yellow]")
