@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Self
@@ -708,9 +708,11 @@ class Embedder:
 
     def __init__(self, model: SentenceTransformer, *, model_id: str, query_prefix: str = "",
                  passage_prefix: str = "", batch_size: int = 32, bf16: bool = False,
-                 query_cache_size: int = 2048, query_encoder: OnnxQueryEncoder | None = None):
+                 query_cache_size: int = 2048, query_encoder: Callable[[], OnnxQueryEncoder | None] | None = None):
         self.model = model
-        self.query_encoder = query_encoder  # ONNX Runtime for queries, when it could be set up
+        # ONNX Runtime for queries: set up on the first question (an ingest never needs it).
+        self._query_encoder_factory = query_encoder
+        self._query_encoder: OnnxQueryEncoder | None = None
         self.bf16 = bf16
         self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_cache_size = query_cache_size
@@ -770,7 +772,20 @@ class Embedder:
         return cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
                    batch_size=settings.embedding_batch_size, bf16=bf16,
                    query_cache_size=settings.query_cache_size,
-                   query_encoder=_query_encoder(settings, model, model_id))
+                   query_encoder=functools.partial(_query_encoder, settings, model, model_id))
+
+    @property
+    def query_encoder(self) -> OnnxQueryEncoder | None:
+        if self._query_encoder_factory is not None:
+            with self._lock:
+                if self._query_encoder_factory is not None:
+                    self._query_encoder = self._query_encoder_factory()
+                    self._query_encoder_factory = None
+        return self._query_encoder
+
+    @query_encoder.setter
+    def query_encoder(self, encoder: OnnxQueryEncoder | None) -> None:
+        self._query_encoder, self._query_encoder_factory = encoder, None
 
     def set_threads(self, threads: int) -> None:
         """CPU threads for every forward pass from now on (the setting is process-wide in torch)."""

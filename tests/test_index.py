@@ -133,3 +133,42 @@ def test_cli_ingest_json_reports_failures(tmp_path, model_settings, docs_dir):
                              capture_output=True, text=True, env=env, timeout=120)
     docs = {d["doc_id"]: d for d in json.loads(listing.stdout)}
     assert docs["reply-616-guiyang"]["suggestion_no"] == "第616号"
+
+
+def test_vector_store_queries_run_side_by_side_and_reopen_waits(tmp_path, model_settings, embedder):
+    """Queries from several requests share the store at once; reopen() (another process ingested)
+    waits for them and keeps new ones out until the store is open again."""
+    import threading
+    import time
+
+    settings = model_settings.with_overrides(data_dir=tmp_path / "data", models_path=model_settings.models_dir,
+                                             embedding_cache_path=tmp_path / "cache.sqlite3")
+    Ingestor(settings, embedder).run([SEED])
+    store = ChromaVectorStore(settings)
+    vector = embedder.embed_query("惠水的土地政策")
+    inside, most_inside, lock = [0], [0], threading.Lock()
+
+    def slow_query():
+        def call():
+            with lock:
+                inside[0] += 1
+                most_inside[0] = max(most_inside[0], inside[0])
+            time.sleep(0.2)
+            hits = store.collection.query(query_embeddings=[vector.tolist()], n_results=3)
+            with lock:
+                inside[0] -= 1
+            return hits
+        return store._call(call)
+
+    threads = [threading.Thread(target=slow_query) for _ in range(3)]
+    for t in threads:
+        t.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    store.reopen()  # must wait for the three queries in flight
+    waited = time.monotonic() - started
+    for t in threads:
+        t.join()
+    assert most_inside[0] == 3, "queries were serialised"
+    assert waited >= 0.1 and inside[0] == 0
+    assert store.query(vector, 3)  # and the store works after reopening
