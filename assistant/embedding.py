@@ -891,7 +891,8 @@ def _query_encoder(settings: Settings, model: SentenceTransformer, model_id: str
     from assistant.onnx_query import OnnxQueryEncoder, OnnxUnavailable
 
     try:
-        return OnnxQueryEncoder.load(model, settings.models_dir / "onnx", model_id)
+        return OnnxQueryEncoder.load(model, settings.models_dir / "onnx", model_id,
+                                     int8=settings.query_int8)
     except OnnxUnavailable as exc:
         if settings.query_engine == "onnx":
             raise ModelUnavailableError(f"无法用 ONNX Runtime 编码问题：{exc}",
