@@ -71,17 +71,17 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
                 r"what day|what year|which year|deadline", re.I),
      re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|(?:19|20)\d\d|[一二三四五六七八九十]{1,3}月")),
     ("amount",
-     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|均价|单价|价格|费用|how much|budget|cost|price|funding|"
-                r"spend", re.I),
+     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|均价|单价|价格|费用|"
+                r"\b(?:how much|budget|costs?|prices?|funding|spend)\b", re.I),
      re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元)|\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*(?:万|亿)")),
     ("ratio",
-     re.compile(r"比例|比率|百分之几|占比|报销.{0,4}多少|分成|percentage|ratio|what share|what rate", re.I),
+     re.compile(r"比例|比率|百分之几|占比|报销.{0,4}多少|分成|\b(?:percentage|ratio|what share|what rate)\b", re.I),
      re.compile(r"\d+(?:\.\d+)?\s*%|百分之|[一二三四五六七八九]成(?![立为员本果])|\d+\s*[:：比]\s*\d+")),
     ("quantity",
-     re.compile(r"多少人|人口(?:是|有)?多少|多少个|how many|population", re.I),
+     re.compile(r"多少人|人口(?:是|有)?多少|多少个|\b(?:how many|population)\b", re.I),
      re.compile(r"\d+(?:\.\d+)?\s*(?:万|亿)?\s*(?:人|个|项|家|户|%|平方公里|公里|吨|元)|百分之")),
     ("contact",
-     re.compile(r"电话|联系方式|手机|邮箱|地址|phone|e-?mail|contact|address of", re.I),
+     re.compile(r"电话|联系方式|手机|邮箱|地址|\b(?:phone|e-?mail|contact|address of)\b", re.I),
      re.compile(r"\d{7,}|\d{3,4}-\d{7,8}|@")),
     ("weather",
      re.compile(r"天气|气温|温度|下雨|降雨量|weather|forecast|temperature|rain(?:fall)?\b", re.I),
@@ -345,7 +345,10 @@ class HybridRetriever:
         scores = [sc for _, sc in dense]
         margin = (scores[0] - statistics.median(scores)) if len(scores) >= 3 else 0.0
         dense_top = scores[0] if scores else 0.0
-        card = bool(_CARD_INTENT.search(question)) and any(sc.chunk.kind == "card" for sc in fused[:2])
+        # Questions about the reply itself (who proposed it, how it closes) are answered by its card
+        # or its closing, whatever the words' overlap.
+        card = (bool(_CARD_INTENT.search(question)) and any(sc.chunk.kind == "card" for sc in fused[:2])) or (
+            bool(_CLOSING_INTENT.search(question)) and any(sc.chunk.kind == "closing" for sc in fused[:2]))
         top = fused[0]
         agree = (top.dense_rank or 99) <= 3 and (top.lexical_rank or 99) <= 3
         # The fact must be in a section the answer would come from, next to the question's subject.

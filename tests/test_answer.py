@@ -83,6 +83,20 @@ def test_fact_must_stand_next_to_the_subject():
                                [(("新质生产力",), 7.0)], ["2024年政府工作报告"]) == "date"
 
 
+def test_english_words_ask_for_facts_only_as_whole_words():
+    # "agglomeRATIOn" does not ask for a ratio, "smartPHONE" not for a contact.
+    text = ["加快建设黔中城市群，成立规划协调机构。"]
+    assert answer_type_missing("Will there be a planning commission for the urban agglomeration?", text) == ""
+    assert answer_type_missing("Which smartphone services will be shared?", text) == ""
+    assert answer_type_missing("What is the tax sharing ratio?", text) == "ratio"
+
+
+def test_how_the_reply_closes_is_answered_from_its_closing(seed_assistant):
+    answer = seed_assistant.ask("答复最后的结束语是怎么写的")
+    assert not answer.refused
+    assert any("衷心感谢" in c.text for c in answer.citations)
+
+
 def test_unknown_suggestion_number_is_refused(seed_assistant):
     answer = seed_assistant.ask("第999号建议的答复说了什么？")
     assert answer.refused and "第999号" in answer.answer and "第616号" in answer.answer
