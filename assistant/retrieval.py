@@ -33,6 +33,7 @@ from assistant.text import split_sentences
 _NUMBER = re.compile(r"第\s*(\d+)\s*号")
 _PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|州|自治区|自治州)$")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+_YEAR_TOKEN = re.compile(r"\d+年?")  # a question's year or number as a token: not its subject
 _CARD_INTENT = re.compile(
     r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
     r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
@@ -123,9 +124,6 @@ def answer_type_missing(question: str, texts: list[str],
         if not any(_holds_about(holds, text, title, subject) for text, title in zip(texts, titles)):
             return name
     return ""
-
-
-_YEAR_TOKEN = re.compile(r"\d+年?")
 
 
 def _holds_about(holds: re.Pattern, text: str, title: str,
