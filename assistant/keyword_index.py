@@ -39,31 +39,39 @@ class KeywordIndex:
 
     # ---- building ------------------------------------------------------------------------------
     def add(self, items: Iterable[tuple[str, list[str]]]) -> None:
-        """Add (or replace) chunks given as (chunk_id, tokens)."""
-        new_lengths, new_alive = [], []
+        """Add (or replace) chunks given as (chunk_id, tokens); searchable at once (small delta)."""
+        first = len(self.ids)
+        self._append(items)
+        for row in range(first, len(self.ids)):
+            terms, tfs = self._rows[row]
+            for term, tf in zip(terms.tolist(), tfs.tolist()):
+                self._delta.setdefault(term, {})[row] = tf
+        if len(self.ids) - self._matrix_rows > self.rebuild_threshold:
+            self.rebuild()
+
+    def load(self, items: Iterable[tuple[str, list[str]]]) -> None:
+        """Add many chunks at once (a snapshot's whole index) and build the matrix: no per-posting
+        delta on the way, which for 46k chunks held ~7M dict entries (gigabytes) until the end."""
+        self._append(items)
+        self.rebuild()
+
+    def _append(self, items: Iterable[tuple[str, list[str]]]) -> None:
+        new_lengths: list[int] = []
         for chunk_id, tokens in items:
             if chunk_id in self.row_of:
                 self.remove([chunk_id])
             counts = Counter(self.vocab.setdefault(t, len(self.vocab)) for t in tokens if t)
-            row = len(self.ids)
             self.ids.append(chunk_id)
-            self.row_of[chunk_id] = row
-            self._rows.append((
-                np.fromiter(counts.keys(), dtype=np.int32, count=len(counts)),
-                np.fromiter(counts.values(), dtype=np.float32, count=len(counts)),
-            ))
+            self.row_of[chunk_id] = len(self.ids) - 1
+            terms = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+            self._rows.append((terms, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))))
             new_lengths.append(sum(counts.values()))
-            new_alive.append(True)
             if self._df.shape[0] < len(self.vocab):
                 self._df = np.concatenate([self._df, np.zeros(len(self.vocab) - self._df.shape[0] + 1024, np.float32)])
-            for term, tf in counts.items():
-                self._delta.setdefault(term, {})[row] = tf
-                self._df[term] += 1
+            self._df[terms] += 1
         if new_lengths:
             self.lengths = np.concatenate([self.lengths, np.asarray(new_lengths, np.float32)])
-            self.alive = np.concatenate([self.alive, np.asarray(new_alive, bool)])
-        if len(self.ids) - self._matrix_rows > self.rebuild_threshold:
-            self.rebuild()
+            self.alive = np.concatenate([self.alive, np.ones(len(new_lengths), bool)])
 
     def remove(self, chunk_ids: Iterable[str]) -> None:
         for chunk_id in chunk_ids:

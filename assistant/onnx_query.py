@@ -151,6 +151,7 @@ def _session(path: Path, threads: int):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    options.enable_cpu_mem_arena = False  # the arena kept ~65 MB more for no speed (measured)
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

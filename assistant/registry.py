@@ -162,11 +162,14 @@ class Registry:
         con = sqlite3.connect(self.path, timeout=30)
         try:
             con.execute("BEGIN")
+            shared: dict[str, str] = {}  # one string object per distinct title, section, source …
+            one = lambda v: shared.setdefault(v, v)  # noqa: E731
             for r in con.execute(sql, args):
                 chunk = Chunk(
-                    chunk_id=r[0], doc_id=r[1], doc_title=r[2], text=r[3], index_text=r[4],
-                    section=r[5], kind=r[6], order=r[7], start=r[8], end=r[9],
-                    suggestion_no=r[10], session=r[11], proposer=r[12], units=r[13], source=r[14],
+                    chunk_id=r[0], doc_id=one(r[1]), doc_title=one(r[2]), text=r[3], index_text=r[4],
+                    section=one(r[5]), kind=one(r[6]), order=r[7], start=r[8], end=r[9],
+                    suggestion_no=one(r[10]), session=one(r[11]), proposer=one(r[12]), units=one(r[13]),
+                    source=one(r[14]),
                 )
                 yield chunk, r[15].split(" ") if r[15] else []
             con.execute("COMMIT")

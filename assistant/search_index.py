@@ -49,12 +49,13 @@ class Snapshot:
         generation = registry.generation()
         chunks: dict[str, Chunk] = {}
         keyword = KeywordIndex()
-        pending: list[tuple[str, list[str]]] = []
-        for chunk, tokens in registry.iter_chunks():
-            chunks[chunk.chunk_id] = chunk
-            pending.append((chunk.chunk_id, tokens))
-        keyword.add(pending)
-        keyword.rebuild()
+
+        def streamed():  # tokens go straight into the index, never all in memory at once
+            for chunk, tokens in registry.iter_chunks():
+                chunks[chunk.chunk_id] = chunk
+                yield chunk.chunk_id, tokens
+
+        keyword.load(streamed())
         documents = {d.doc_id: d for d in registry.documents()}
         by_number: dict[str, list[str]] = {}
         for d in documents.values():
