@@ -57,13 +57,15 @@ class KeywordIndex:
 
     def _append(self, items: Iterable[tuple[str, list[str]]]) -> None:
         new_lengths: list[int] = []
+        vocab = self.vocab
         for chunk_id, tokens in items:
             if chunk_id in self.row_of:
                 self.remove([chunk_id])
-            counts = Counter(self.vocab.setdefault(t, len(self.vocab)) for t in tokens if t)
+            counts = Counter(tokens)  # counting strings in C, then one vocabulary lookup per distinct term
+            counts.pop("", None)
             self.ids.append(chunk_id)
             self.row_of[chunk_id] = len(self.ids) - 1
-            terms = np.fromiter(counts.keys(), dtype=np.int32, count=len(counts))
+            terms = np.fromiter((vocab.setdefault(t, len(vocab)) for t in counts), dtype=np.int32, count=len(counts))
             self._rows.append((terms, np.fromiter(counts.values(), dtype=np.float32, count=len(counts))))
             new_lengths.append(sum(counts.values()))
             if self._df.shape[0] < len(self.vocab):
