@@ -79,15 +79,15 @@ class OnnxQueryEncoder:
         fp32 = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', model_id)}-v{_EXPORT_VERSION}.onnx"
         path = fp32.with_name(fp32.stem + "-int8.onnx") if int8 else fp32
         for attempt in range(2):
-            if not fp32.is_file():
-                _export(auto_model, fp32)
-            if int8 and not path.is_file():
-                _quantize(fp32, path)
             try:
+                if not fp32.is_file():
+                    _export(auto_model, fp32)
+                if int8 and not path.is_file():
+                    _quantize(fp32, path)
                 encoder = cls(_session(path, threads), table, path, int8)
                 encoder.check(model)
                 return encoder
-            except Exception as exc:  # a truncated or stale file: export afresh, once
+            except Exception as exc:  # a truncated or stale file: export (and quantise) afresh, once
                 if attempt:
                     raise OnnxUnavailable(f"the exported encoder disagrees with torch or fails: {exc}") from exc
                 fp32.unlink(missing_ok=True)

@@ -132,7 +132,7 @@ def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed)
     — exactly for the fp32 graph, closely for the int8 one (the default)."""
     from assistant.onnx_query import OnnxQueryEncoder
 
-    assert embedder.query_encoder is not None and embedder.query_encoder.int8
+    assert embedder.query_encoder is not None and not embedder.query_encoder.int8  # fp32 by default
     texts = [*AGREEMENT_TEXTS, "", "惠水"]
     saved = embedder.query_encoder
     try:
@@ -152,18 +152,19 @@ def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed)
 def test_onnx_file_is_rebuilt_when_damaged_and_can_be_turned_off(embedder, model_settings, tmp_path):
     from assistant.onnx_query import OnnxQueryEncoder
 
-    path = embedder.query_encoder.path
+    path = embedder.query_encoder.path  # the fp32 graph
     copy = tmp_path / "onnx"
     copy.mkdir()
     (copy / path.name).write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
     encoder = OnnxQueryEncoder.load(embedder.model, copy, embedder.model_id, int8=True)
-    assert (copy / path.name).stat().st_size == path.stat().st_size  # exported and quantised afresh
+    assert (copy / path.name).stat().st_size == path.stat().st_size  # exported afresh, then quantised
+    assert encoder.int8 and encoder.path.name.endswith("-int8.onnx")
     question = "贵阳贵安如何统一管理土地？"
     sequences = [embedder.model.tokenizer("query: " + question)["input_ids"]]
-    np.testing.assert_allclose(encoder.pool(sequences, 1), embedder.query_encoder.pool(sequences, 1), atol=1e-5)
+    assert _cosines(encoder.pool(sequences, 1), embedder.query_encoder.pool(sequences, 1))[0] >= 0.99
     torch_only = Embedder.from_settings(model_settings.with_overrides(query_engine="torch"))
     assert torch_only.query_encoder is None
-    assert _cosines(torch_only.embed_queries([question]), embedder.embed_queries([question]))[0] >= 0.99
+    assert _cosines(torch_only.embed_queries([question]), embedder.embed_queries([question]))[0] >= 0.9999
 
 
 def test_query_vectors_are_cached_and_read_only(embedder):
