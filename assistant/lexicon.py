@@ -310,13 +310,18 @@ class Lexicon:
                 self._cased_keys[key] = words
 
     def _jieba(self) -> jieba.Tokenizer:
-        tokenizer = self._tokenizer
-        if tokenizer is None:
+        return self._built("_tokenizer", self._build_tokenizer)
+
+    def _built(self, attribute: str, build):
+        """``self.<attribute>``, built on first use by one thread (not re-entrant: ``build`` must
+        not build another attribute that is still missing)."""
+        value = getattr(self, attribute)
+        if value is None:
             with self._lock:
-                if self._tokenizer is None:
-                    self._tokenizer = self._build_tokenizer()
-                tokenizer = self._tokenizer
-        return tokenizer
+                if getattr(self, attribute) is None:
+                    setattr(self, attribute, build())
+                value = getattr(self, attribute)
+        return value
 
     def _build_tokenizer(self) -> jieba.Tokenizer:
         """A private jieba tokenizer holding both user dictionaries.
@@ -527,13 +532,8 @@ class Lexicon:
         A question about another city's figures is not answered by a Guizhou reply that lacks
         them; the gate uses these as anchors the way it uses :meth:`places_in`.
         """
-        tokenizer = self._jieba()  # before taking the lock: building it takes the lock too
-        names = self._place_names
-        if names is None:
-            with self._lock:
-                if self._place_names is None:
-                    self._place_names = self._read_place_names()
-                names = self._place_names
+        tokenizer = self._jieba()  # first: reading the names needs it
+        names = self._built("_place_names", self._read_place_names)
         found = [w for w in tokenizer.cut(normalize(text))
                  if w in names and w not in self._place_canonical and w not in GENERIC_PLACES
                  and not _COUNTED_PLACE.match(w)]
