@@ -82,8 +82,8 @@ class Assistant:
         encoder, the vector store) by answering one question. Failures are left to real questions."""
         try:
             self.ask("惠水的土地政策有哪些？")
-        except Exception:  # noqa: BLE001 - e.g. the Chroma server is down: /readyz reports it
-            log.warning("warm-up question failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - e.g. the Chroma server is down: /readyz reports it
+            log.warning("warm-up question failed (%s): %s", type(exc).__name__, exc)
 
     # ---- answering -----------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, filters: dict | None = None) -> Answer:

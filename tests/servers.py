@@ -111,14 +111,19 @@ class ChromaServer:
         raise RuntimeError("chroma server did not start in time")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, grace=10)
         self.proc = None
+
+
+def terminate(proc: subprocess.Popen | None, grace: float) -> None:
+    """Stop a child process: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def app_env(**assistant: object) -> dict[str, str]:
@@ -187,11 +192,5 @@ class AppServer:
             return ""
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        terminate(self.proc, grace=20)
         self.proc = None
