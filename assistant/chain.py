@@ -66,7 +66,7 @@ class AnswerSteps:
     def retrieve(self, state: dict) -> Retrieval:
         t = time.perf_counter()
         found = self.retriever.retrieve(state["standalone"], state.get("filters"),
-                                        history=state.get("history") or None)
+                                        history=state.get("history") or None, own=state["question"])
         state["timings"]["retrieve"] = _ms(t)
         for key, value in found.timings_ms.items():
             state["timings"][f"retrieve.{key}"] = value

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.lexicon import Lexicon
-from assistant.retrieval import Retrieval
+from assistant.retrieval import Retrieval, asked_facts, covered_by
 from assistant.schema import ScoredChunk
 from assistant.text import split_sentences
 
@@ -80,9 +80,14 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
                 lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
                 if lines:
                     return [Selection(rank, sc, lines)]
-    aspects = [(g, w) for g, w in found.concepts if not all(lexicon.canonical_place(t) for t in g)]
+    # The words that ask ("哪一年", "比例") are not what a sentence should be about; a question that
+    # asks for a kind of fact is answered by sentences that hold one.
+    asked = asked_facts(found.query)
+    facts = [holds for _, holds in asked]
+    concepts = [(g, w) for g, w in found.concepts if not any(cue.search(t) for cue, _ in asked for t in g)]
+    aspects = [(g, w) for g, w in concepts if not all(lexicon.canonical_place(t) for t in g)]
     best = sources[0].score
-    total_weight = sum(w for _, w in found.concepts)
+    total_weight = sum(w for _, w in concepts)
     selections: list[Selection] = []
     top_doc = sources[0].chunk.doc_id
     first_best = 0.0
@@ -96,8 +101,8 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
         if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
             continue
-        spans, aspect_score = _best_spans(sc, found.concepts, aspects, lexicon, must=(rank == 1),
-                                          min_score=0.0 if rank == 1 else share * total_weight)
+        spans, aspect_score = _best_spans(sc, concepts, aspects, lexicon, must=(rank == 1),
+                                          min_score=0.0 if rank == 1 else share * total_weight, facts=facts)
         if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
             continue
         if spans:
@@ -114,9 +119,15 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
 
 
 def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
-                must: bool, min_score: float = 0.0) -> tuple[list[tuple[int, int]], float]:
+                must: bool, min_score: float = 0.0, facts: list[re.Pattern] | None = None
+                ) -> tuple[list[tuple[int, int]], float]:
     """The source's best sentences (those scoring ≥ 0.6 of its best) and the best sentence's
-    score on the question's aspects alone."""
+    score on the question's aspects alone.
+
+    With ``facts`` (the question asks for a date, an amount …), only sentences holding such a fact
+    count when the source has any; a source other than the first (not ``must``) without one is
+    not quoted.
+    """
     text = sc.chunk.text
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
     if not spans:
@@ -124,12 +135,17 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
     scored = []
     for a, b in spans:
         sentence = text[a:b]
-        tokens = set(lexicon.tokenize(sentence))
-        covered = [(g, w) for g, w in concepts if any(t in tokens or t in sentence for t in g)]
+        covered = covered_by(sentence, set(lexicon.tokenize(sentence)), concepts)
         if aspects and not any(c in aspects for c in covered):
             continue
         on_aspects = sum(w for g, w in covered if (g, w) in aspects) if aspects else None
-        scored.append((sum(w for _, w in covered), a, b, on_aspects))
+        holds = bool(facts) and any(f.search(sentence) for f in facts)
+        scored.append((sum(w for _, w in covered), a, b, on_aspects, holds))
+    if facts:
+        with_fact = [s for s in scored if s[4]]
+        if with_fact or not must:
+            scored = with_fact
+    scored = [s[:4] for s in scored]
     top = max((s for s, _, _, _ in scored), default=0.0)
     top_aspects = max((s if x is None else x for s, _, _, x in scored), default=0.0)
     if top < min_score:

@@ -58,6 +58,11 @@ GENERIC_TERMS = frozenset({
     "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
 })
 GENERIC_WEIGHT = 0.3
+#: Weight of the concepts a follow-up's rewrite carried over from earlier turns (vs the user's own).
+CARRIED_WEIGHT = 0.5
+# Words of a follow-up that ask for more without naming anything ("第二点具体怎么做？", "展开说说").
+_ASKS_MORE = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
+                        r"more|details?|else|tell|explain|elaborate|point|first|second|third")
 #: Share of the question's subject (by weight) that the sentence holding an asked-for fact must name.
 FACT_SUBJECT_SHARE = 0.5
 
@@ -100,6 +105,11 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
                 r"who is the (?:current )?(?:mayor|director|secretary|head|governor|chair)|who heads", re.I),
      re.compile(r"担任|任组长|任主任")),
 ]
+
+
+def asked_facts(question: str) -> list[tuple[re.Pattern, re.Pattern]]:
+    """(cue, fact) patterns of the kinds of fact the question asks for: "哪一年出台的" asks for a date."""
+    return [(asks, holds) for _, asks, holds in _ANSWER_TYPES if asks.search(question)]
 
 
 def answer_type_missing(question: str, texts: list[str],
@@ -168,9 +178,13 @@ class HybridRetriever:
         self.lexicon = lexicon
 
     def retrieve(self, question: str, filters: dict | None = None, k: int | None = None,
-                 history: list[dict] | None = None) -> Retrieval:
+                 history: list[dict] | None = None, own: str = "") -> Retrieval:
         """Rank sections for ``question``; ``history`` (earlier turns) points at the documents a
-        follow-up is about, so that "在哪次会上提的？" stays on the reply the conversation is about."""
+        follow-up is about, so that "在哪次会上提的？" stays on the reply the conversation is about.
+
+        ``own`` is what the user typed when ``question`` is a rewritten follow-up: the words the
+        rewrite carried over from earlier turns weigh less than the user's own ("考核那块具体怎么说？
+        （保障 机制）" is about 考核 within the 保障机制 part, not about 保障机制)."""
         s = self.settings
         k = k or s.top_k
         timings: dict[str, float] = {}
@@ -190,7 +204,7 @@ class HybridRetriever:
         for name, named_docs in snap.by_proposer.items():
             if name in question:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
-        fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings)
+        fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings, own)
         t = time.perf_counter()
         # The fact check weighs the question's subject in words the index knows; an English word
         # the glossary does not translate ("much", "money") is not looked for in Chinese sentences.
@@ -229,7 +243,7 @@ class HybridRetriever:
         return doc_ids, ""
 
     def _rank(self, snap: Snapshot, question: str, terms: list[str], places: list[str],
-              doc_ids: list[str] | None, focus: dict[str, float], timings: dict[str, float]
+              doc_ids: list[str] | None, focus: dict[str, float], timings: dict[str, float], own: str = ""
               ) -> tuple[list[ScoredChunk], list[tuple[str, float]], list[tuple[tuple[str, ...], float]]]:
         """Candidates from both lists (and, on a follow-up, from the conversation's documents
         alone), fused and boosted. Returns the fused ranking, the dense list and the concepts."""
@@ -251,7 +265,7 @@ class HybridRetriever:
                       ("lexical", s.lexical_weight, self.index.lexical(snap, terms, s.candidate_k // 2, focused))]
             timings["focus"] = _ms(t)
         t = time.perf_counter()
-        concepts = self.concepts(snap, question)
+        concepts = self.concepts(snap, question, own)
         fused = self._fuse(snap, lists, question, places, concepts, focus)
         timings["fuse"] = _ms(t)
         return fused, dense, concepts
@@ -378,12 +392,18 @@ class HybridRetriever:
         return [min(forms, key=len) for forms in anchors
                 if not any(form in text for form in forms for text in texts)]
 
-    def concepts(self, snap: Snapshot, question: str) -> list[tuple[tuple[str, ...], float]]:
+    def concepts(self, snap: Snapshot, question: str, own: str = "") -> list[tuple[tuple[str, ...], float]]:
         """The question's concepts with idf weights (English words the glossary turned into Chinese
-        are matched as Chinese)."""
-        idf_all = snap.keyword.idf_of([t for group in self.lexicon.query_concepts(question) for t in group])
+        are matched as Chinese); with ``own`` (the user's words before a rewrite), concepts only
+        the rewrite brought in weigh :data:`CARRIED_WEIGHT` as much."""
+        groups = self.lexicon.query_concepts(question)
+        idf_all = snap.keyword.idf_of([t for group in groups for t in group])
+        typed = ({t for group in self.lexicon.query_concepts(own) for t in group}
+                 if own and own.strip() != question.strip() else None)
+        if typed is not None and all(t in GENERIC_TERMS or _ASKS_MORE.fullmatch(t) for t in typed):
+            typed = None  # "第二点具体怎么做？": the user's words name nothing, the carried ones count
         out = []
-        for group in self.lexicon.query_concepts(question):
+        for group in groups:
             known = [t for t in group if t in snap.keyword.vocab]
             weight = max(idf_all[t] for t in group)
             if not known and all(t.isascii() for t in group):
@@ -392,8 +412,17 @@ class HybridRetriever:
                 weight *= self.settings.unknown_term_weight
             if all(t in GENERIC_TERMS for t in group):
                 weight *= GENERIC_WEIGHT
+            if typed is not None and not typed.intersection(group):
+                weight *= CARRIED_WEIGHT
             out.append((group, weight))
         return out
+
+
+def covered_by(sentence: str, tokens: frozenset[str] | set[str],
+               concepts: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
+    """The concepts a sentence covers: one of the group's terms is a token of it, or (two characters
+    and more) stands in it — "作" is not in 作用, 规划委员会 is in 设立黔中城市群规划委员会."""
+    return [(g, w) for g, w in concepts if any(t in tokens or (len(t) > 1 and t in sentence) for t in g)]
 
 
 def _structured(snap: Snapshot, chunk) -> bool:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.chain import AnswerSteps
 from assistant.citations import validate
 from assistant.core import Assistant, QuestionError
+from assistant.extractive import select_sentences
 from assistant.retrieval import answer_type_missing
 
 EXAMPLE = "what measures address land for 惠水?"
@@ -108,6 +111,42 @@ def test_follow_up_is_rewritten(seed_assistant):
     answer = seed_assistant.ask("那土地方面呢？", history=history)
     assert "惠水" in answer.standalone_question and answer.standalone_question != "那土地方面呢？"
     assert "三、三是" in _sections(answer)
+
+
+def test_a_question_for_a_date_is_answered_by_the_sentence_that_holds_one(seed_assistant):
+    question = "黔中城市群的发展规划是贵州哪一年出台的"
+    answer = seed_assistant.ask(question)
+    assert not answer.refused and "2017" in answer.answer
+    # Sections that name the plan without a year ("拟定了《黔中城市群高质量发展规划贵阳思考建议》")
+    # are not quoted, even ranked right after the one that holds the year.
+    found = seed_assistant.retriever.retrieve(question)
+    opening = next(sc for sc in found.results if "自2017年贵州省发布" in sc.chunk.text)
+    no_year = [sc for sc in found.results if "黔中城市群高质量发展规划" in sc.chunk.text
+               and not re.search(r"\d{4}年", sc.chunk.text)]
+    assert no_year
+    for sc in no_year:
+        sc.score = opening.score
+    found.results = [opening, *no_year]
+    chosen = select_sentences(found, seed_assistant.lexicon)
+    assert [sel.source for sel in chosen] == [opening]
+    assert "2017" in opening.chunk.text[slice(*chosen[0].spans[0])]
+
+
+def test_english_question_cites_the_item_it_asks_about(seed_assistant):
+    answer = seed_assistant.ask("How will the counties pair up with Guiyang districts to attract investors?")
+    assert _sections(answer) == ["一、(三) 二是"]  # 与贵阳贵安对口区(市、县、开发区)对接，协同开展招商引资
+
+
+def test_words_a_rewrite_carried_weigh_less_than_the_users_own(seed_assistant):
+    retriever, snap = seed_assistant.retriever, seed_assistant.index.snapshot
+    standalone = "考核那块具体怎么说？（保障 机制）"
+    plain = dict(retriever.concepts(snap, standalone))
+    weighed = dict(retriever.concepts(snap, standalone, own="考核那块具体怎么说？"))
+    assert weighed[("考核",)] == plain[("考核",)]
+    assert weighed[("保障",)] == pytest.approx(plain[("保障",)] / 2)
+    # A follow-up that names nothing of its own leans on the carried words fully.
+    standalone = "第二点具体怎么做？（推进 要素 市场）"
+    assert retriever.concepts(snap, standalone, own="第二点具体怎么做？") == retriever.concepts(snap, standalone)
 
 
 def test_filters_limit_the_search(seed_assistant):
