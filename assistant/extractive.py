@@ -102,7 +102,8 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
             continue
         spans, aspect_score = _best_spans(sc, concepts, aspects, lexicon, must=(rank == 1),
-                                          min_score=0.0 if rank == 1 else share * total_weight, facts=facts)
+                                          min_score=0.0 if rank == 1 else share * total_weight, facts=facts,
+                                          shares=found.term_shares)
         if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
             continue
         if spans:
@@ -119,8 +120,8 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
 
 
 def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
-                must: bool, min_score: float = 0.0, facts: list[re.Pattern] | None = None
-                ) -> tuple[list[tuple[int, int]], float]:
+                must: bool, min_score: float = 0.0, facts: list[re.Pattern] | None = None,
+                shares: dict[str, float] | None = None) -> tuple[list[tuple[int, int]], float]:
     """The source's best sentences (those scoring ≥ 0.6 of its best) and the best sentence's
     score on the question's aspects alone.
 
@@ -132,13 +133,14 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
     if not spans:
         return [], 0.0
+    aspect_groups = {g for g, _ in aspects}
     scored = []
     for a, b in spans:
         sentence = text[a:b]
-        covered = covered_by(sentence, set(lexicon.tokenize(sentence)), concepts)
-        if aspects and not any(c in aspects for c in covered):
+        covered = covered_by(sentence, set(lexicon.tokenize(sentence)), concepts, shares)
+        if aspects and not any(g in aspect_groups for g, _ in covered):
             continue
-        on_aspects = sum(w for g, w in covered if (g, w) in aspects) if aspects else None
+        on_aspects = sum(w for g, w in covered if g in aspect_groups) if aspects else None
         holds = bool(facts) and any(f.search(sentence) for f in facts)
         scored.append((sum(w for _, w in covered), a, b, on_aspects, holds))
     if facts:

@@ -474,10 +474,18 @@ class Lexicon:
         """Whether an English word takes part in some glossary phrase."""
         return _stem(word.lower()) in self._glossary_words
 
+    def glossary_phrases(self, text: str) -> list[str]:
+        """The English glossary phrases of two words or more in ``text``, as written ("red tape")."""
+        return [phrase for _, _, phrase in self._glossary_spans(text) if " " in phrase.strip()]
+
     def _glossary_hits(self, text: str) -> list[tuple[int, tuple[str, ...]]]:
         """(offset, Chinese targets) of each glossary phrase in ``text``, greedy longest first."""
+        return [(at, targets) for at, targets, _ in self._glossary_spans(text)]
+
+    def _glossary_spans(self, text: str) -> list[tuple[int, tuple[str, ...], str]]:
+        """(offset, Chinese targets, the phrase as written) of each glossary phrase in ``text``."""
         text = _fold(text)
-        hits: list[tuple[int, tuple[str, ...]]] = []
+        hits: list[tuple[int, tuple[str, ...], str]] = []
         words = list(_LATIN_WORD.finditer(text))
         start = 0
         while start < len(words):
@@ -494,7 +502,7 @@ class Lexicon:
                 key = tuple(_stem(w.lower()) for w in written)
                 targets = self.glossary.get(key)
                 if targets and self._cased_keys.get(key, written) == written:
-                    hits.append((words[start].start(), targets))
+                    hits.append((words[start].start(), targets, text[words[start].start():words[stop - 1].end()]))
                     start = stop
                     break
             else:

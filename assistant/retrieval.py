@@ -164,6 +164,9 @@ class Retrieval:
     places: list[str] = field(default_factory=list)
     terms: list[str] = field(default_factory=list)
     concepts: list[tuple[tuple[str, ...], float]] = field(default_factory=list)  # (terms, idf weight)
+    # For a term that is part of a longer term of its concept, its idf as a share of the concept's
+    # weight: a sentence that says 规划 covers "planning commission" (规划委员会) only for 规划's share.
+    term_shares: dict[str, float] = field(default_factory=dict)
     card_intent: bool = False  # the question asks about the proposer, number, session or units
     timings_ms: dict[str, float] = field(default_factory=dict)
 
@@ -221,6 +224,7 @@ class HybridRetriever:
             places=places,
             terms=terms,
             concepts=concepts,
+            term_shares=self.term_shares(snap, concepts),
             card_intent=bool(_CARD_INTENT.search(question)),
             timings_ms=timings,
         )
@@ -318,6 +322,8 @@ class HybridRetriever:
             text = sc.chunk.text
             if _structured(snap, sc.chunk):
                 sc.score += s.structure_boost * top
+            if sc.chunk.suggestion_no:
+                sc.score += s.reply_boost * top
             if sc.chunk.doc_id in focus:
                 sc.score += s.focus_boost * top * focus[sc.chunk.doc_id]
             if closing_intent and sc.chunk.kind == "closing":
@@ -392,6 +398,14 @@ class HybridRetriever:
         return [min(forms, key=len) for forms in anchors
                 if not any(form in text for form in forms for text in texts)]
 
+    @staticmethod
+    def term_shares(snap: Snapshot, concepts: list[tuple[tuple[str, ...], float]]) -> dict[str, float]:
+        """For a term that is part of a longer term of its concept (规划 of 规划委员会): its idf ÷
+        the concept's largest. Alternatives that are not parts of one another (土地, 用地) count fully."""
+        parts = [(t, g) for g, _ in concepts for t in g if any(t != u and t in u for u in g)]
+        idf = snap.keyword.idf_of([t for _, g in parts for t in g])
+        return {t: min(1.0, idf[t] / (max(idf[u] for u in g) or 1.0)) for t, g in parts}
+
     def concepts(self, snap: Snapshot, question: str, own: str = "") -> list[tuple[tuple[str, ...], float]]:
         """The question's concepts with idf weights (English words the glossary turned into Chinese
         are matched as Chinese); with ``own`` (the user's words before a rewrite), concepts only
@@ -418,11 +432,17 @@ class HybridRetriever:
         return out
 
 
-def covered_by(sentence: str, tokens: frozenset[str] | set[str],
-               concepts: list[tuple[tuple[str, ...], float]]) -> list[tuple[tuple[str, ...], float]]:
-    """The concepts a sentence covers: one of the group's terms is a token of it, or (two characters
-    and more) stands in it — "作" is not in 作用, 规划委员会 is in 设立黔中城市群规划委员会."""
-    return [(g, w) for g, w in concepts if any(t in tokens or (len(t) > 1 and t in sentence) for t in g)]
+def covered_by(sentence: str, tokens: frozenset[str] | set[str], concepts: list[tuple[tuple[str, ...], float]],
+               shares: dict[str, float] | None = None) -> list[tuple[tuple[str, ...], float]]:
+    """The concepts a sentence covers, with the weight it earns: one of the group's terms is a token
+    of it, or (two characters and more) stands in it — "作" is not in 作用, 规划委员会 is in
+    设立黔中城市群规划委员会. With ``shares``, a group earns the share of its best term present."""
+    out = []
+    for group, weight in concepts:
+        present = [t for t in group if t in tokens or (len(t) > 1 and t in sentence)]
+        if present:
+            out.append((group, weight * max(shares.get(t, 1.0) for t in present) if shares else weight))
+    return out
 
 
 def _structured(snap: Snapshot, chunk) -> bool:

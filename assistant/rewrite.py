@@ -30,6 +30,8 @@ _GENERIC = {
     "second", "first", "third", "tell", "done", "do", "does", "else",
 }
 _NUMBER = re.compile(r"第\s*\d+\s*号")
+# English words for the document itself: every question is about the reply, none is its topic.
+_ABOUT_THE_REPLY = {"reply", "replies", "suggestion", "suggestions", "proposal", "proposals", "answer", "response"}
 
 
 # Question words and particles: what is left of "在哪次会上提的？" without them is its content.
@@ -89,11 +91,14 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
 
 
 def _surface_terms(text: str, lexicon: Lexicon) -> list[str]:
-    """Content words of a turn as written (no glossary expansion), in order, deduplicated. English
-    words are kept only when the glossary knows them: "reply" or "moving" would carry no topic."""
-    out: list[str] = []
+    """Content words of a turn as written (no glossary expansion), in order, deduplicated: English
+    glossary phrases first, whole ("red tape", not "red" and "tape"), then words. English words are
+    kept only when the glossary knows them ("moving" carries no topic), and words about the reply
+    itself ("reply", "suggestion") are not its topic."""
+    out: list[str] = list(dict.fromkeys(p.lower() for p in lexicon.glossary_phrases(text)))
+    in_phrases = {w for p in out for w in p.split()}
     for tok in lexicon.tokenize(text):
-        if tok.isascii() and not lexicon.knows(tok):
+        if tok.isascii() and (not lexicon.knows(tok) or tok in in_phrases or tok in _ABOUT_THE_REPLY):
             continue
         if len(tok) >= 2 and tok not in out:
             out.append(tok)

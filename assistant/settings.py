@@ -86,6 +86,8 @@ class Settings(BaseSettings):
                               "year the question names")
     structure_boost: float = Field(0.5, description="bonus for sections of government documents (a reply "
                                    "or a sectioned report) over unstructured text such as news")
+    reply_boost: float = Field(1.0, description="bonus for the sections of replies (documents with a "
+                               "suggestion number) over other documents")
     focus_boost: float = Field(2.0, description="bonus, on follow-up questions, for the documents the "
                                "conversation is about")
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
