@@ -30,6 +30,7 @@ OTHER_DOCUMENT_SHARE = 0.8
 # ... and its best sentence must be nearly as good an answer as the best source's best sentence,
 # judged on the question's aspects (土地 in "惠水的土地"; the place is the retrieval's business).
 RELATIVE_SENTENCE_SCORE = 0.7
+_LEAD_IN = re.compile(r"[：:]\s*$")
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
@@ -80,12 +81,20 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
                 lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
                 if lines:
                     return [Selection(rank, sc, lines)]
+    if found.closing_intent:  # "How does the reply close?": its closing, as written
+        for rank, sc in enumerate(sources[:3], start=1):
+            if sc.chunk.kind == "closing":
+                text = sc.chunk.text
+                return [Selection(rank, sc, [(a, b) for a, b in split_sentences(text) if text[a:b].strip()])]
     # The words that ask ("哪一年", "比例") are not what a sentence should be about; a question that
     # asks for a kind of fact is answered by sentences that hold one.
     asked = asked_facts(found.query)
     facts = [holds for _, holds in asked]
     concepts = [(g, w) for g, w in found.concepts if not any(cue.search(t) for cue, _ in asked for t in g)]
     aspects = [(g, w) for g, w in concepts if not all(lexicon.canonical_place(t) for t in g)]
+    # A follow-up that names an aspect of its own ("What about taxes?") is answered by sentences on
+    # that aspect, not by those on the topic carried over from the previous question.
+    aspects = [(g, w) for g, w in aspects if g not in found.carried] or aspects
     best = sources[0].score
     total_weight = sum(w for _, w in concepts)
     selections: list[Selection] = []
@@ -101,8 +110,11 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
         if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
             continue
-        spans, aspect_score = _best_spans(sc, concepts, aspects, lexicon, must=(rank == 1),
-                                          min_score=0.0 if rank == 1 else share * total_weight, facts=facts,
+        # The best source is quoted whatever its words; when it is only a lead-in, the best item of
+        # the same document stands in for it (never another document: that must earn its place).
+        must = rank == 1 or (not selections and sc.chunk.doc_id == top_doc)
+        spans, aspect_score = _best_spans(sc, concepts, aspects, lexicon, must=must,
+                                          min_score=0.0 if must else share * total_weight, facts=facts,
                                           shares=found.term_shares)
         if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
             continue
@@ -110,6 +122,16 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
             if not selections:
                 first_best = aspect_score
             selections.append(Selection(rank, sc, spans))
+    if len(selections) > 1 and first_best <= 0 and selections[0].source.chunk.kind not in ("card", "closing"):
+        # The best source was quoted for want of anything better (no sentence on the question's
+        # aspects), but another source has such a sentence: that one answers. (A card or a closing
+        # answers questions about the reply itself, whatever their words.)
+        selections.pop(0)
+    if not selections:  # nothing but lead-ins: the best source's opening, rather than no answer
+        text = sources[0].chunk.text
+        opening = next(((a, b) for a, b in split_sentences(text) if text[a:b].strip()), None)
+        if opening:
+            selections.append(Selection(1, sources[0], [opening]))
     # Keep the answer short: trim the lowest-ranked sources' sentences first.
     total = sum(len(s.spans) for s in selections)
     for sel in reversed(selections):
@@ -130,7 +152,9 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
     not quoted.
     """
     text = sc.chunk.text
-    spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip()]
+    # A lead-in ("对建立联动发展保障机制做出了如下考虑:") announces the items that follow; it
+    # answers nothing by itself.
+    spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip() and not _LEAD_IN.search(text[a:b])]
     if not spans:
         return [], 0.0
     aspect_groups = {g for g, _ in aspects}

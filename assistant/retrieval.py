@@ -167,7 +167,9 @@ class Retrieval:
     # For a term that is part of a longer term of its concept, its idf as a share of the concept's
     # weight: a sentence that says 规划 covers "planning commission" (规划委员会) only for 规划's share.
     term_shares: dict[str, float] = field(default_factory=dict)
+    carried: set[tuple[str, ...]] = field(default_factory=set)  # concepts a follow-up's rewrite brought in
     card_intent: bool = False  # the question asks about the proposer, number, session or units
+    closing_intent: bool = False  # the question asks how the reply closes
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -207,7 +209,8 @@ class HybridRetriever:
         for name, named_docs in snap.by_proposer.items():
             if name in question:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
-        fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings, own)
+        carried = self.carried(question, own)
+        fused, dense, concepts = self._rank(snap, question, terms, places, doc_ids, focus, timings, carried)
         t = time.perf_counter()
         # The fact check weighs the question's subject in words the index knows; an English word
         # the glossary does not translate ("much", "money") is not looked for in Chinese sentences.
@@ -225,7 +228,9 @@ class HybridRetriever:
             terms=terms,
             concepts=concepts,
             term_shares=self.term_shares(snap, concepts),
+            carried=carried,
             card_intent=bool(_CARD_INTENT.search(question)),
+            closing_intent=bool(_CLOSING_INTENT.search(question)),
             timings_ms=timings,
         )
 
@@ -247,7 +252,8 @@ class HybridRetriever:
         return doc_ids, ""
 
     def _rank(self, snap: Snapshot, question: str, terms: list[str], places: list[str],
-              doc_ids: list[str] | None, focus: dict[str, float], timings: dict[str, float], own: str = ""
+              doc_ids: list[str] | None, focus: dict[str, float], timings: dict[str, float],
+              carried: set[tuple[str, ...]] | None = None
               ) -> tuple[list[ScoredChunk], list[tuple[str, float]], list[tuple[tuple[str, ...], float]]]:
         """Candidates from both lists (and, on a follow-up, from the conversation's documents
         alone), fused and boosted. Returns the fused ranking, the dense list and the concepts."""
@@ -269,7 +275,7 @@ class HybridRetriever:
                       ("lexical", s.lexical_weight, self.index.lexical(snap, terms, s.candidate_k // 2, focused))]
             timings["focus"] = _ms(t)
         t = time.perf_counter()
-        concepts = self.concepts(snap, question, own)
+        concepts = self.concepts(snap, question, carried)
         fused = self._fuse(snap, lists, question, places, concepts, focus)
         timings["fuse"] = _ms(t)
         return fused, dense, concepts
@@ -340,7 +346,9 @@ class HybridRetriever:
             if card_intent and sc.chunk.kind == "card":
                 sc.score += s.card_boost * top
 
-        ranked = sorted(found.values(), key=lambda x: -x.score)
+        # Equal scores are ordered by document and position, not by which list saw them first: the
+        # same question over an index with one more document must not swap two tied sections.
+        ranked = sorted(found.values(), key=lambda x: (-round(x.score, 9), x.chunk.doc_id, x.chunk.order))
         unique: list[ScoredChunk] = []
         seen: set[str] = set()
         for sc in ranked:  # identical text (the same reply ingested twice) is shown once
@@ -406,16 +414,14 @@ class HybridRetriever:
         idf = snap.keyword.idf_of([t for _, g in parts for t in g])
         return {t: min(1.0, idf[t] / (max(idf[u] for u in g) or 1.0)) for t, g in parts}
 
-    def concepts(self, snap: Snapshot, question: str, own: str = "") -> list[tuple[tuple[str, ...], float]]:
+    def concepts(self, snap: Snapshot, question: str, carried: set[tuple[str, ...]] | None = None
+                 ) -> list[tuple[tuple[str, ...], float]]:
         """The question's concepts with idf weights (English words the glossary turned into Chinese
-        are matched as Chinese); with ``own`` (the user's words before a rewrite), concepts only
-        the rewrite brought in weigh :data:`CARRIED_WEIGHT` as much."""
+        are matched as Chinese); the ``carried`` ones (see :meth:`carried`) weigh
+        :data:`CARRIED_WEIGHT` as much."""
         groups = self.lexicon.query_concepts(question)
         idf_all = snap.keyword.idf_of([t for group in groups for t in group])
-        typed = ({t for group in self.lexicon.query_concepts(own) for t in group}
-                 if own and own.strip() != question.strip() else None)
-        if typed is not None and all(t in GENERIC_TERMS or _ASKS_MORE.fullmatch(t) for t in typed):
-            typed = None  # "第二点具体怎么做？": the user's words name nothing, the carried ones count
+        carried = carried or set()
         out = []
         for group in groups:
             known = [t for t in group if t in snap.keyword.vocab]
@@ -426,10 +432,20 @@ class HybridRetriever:
                 weight *= self.settings.unknown_term_weight
             if all(t in GENERIC_TERMS for t in group):
                 weight *= GENERIC_WEIGHT
-            if typed is not None and not typed.intersection(group):
+            if group in carried:
                 weight *= CARRIED_WEIGHT
             out.append((group, weight))
         return out
+
+    def carried(self, question: str, own: str) -> set[tuple[str, ...]]:
+        """The concepts of a rewritten follow-up that the user did not type (none when the user's
+        words name nothing: "第二点具体怎么做？" leans on the carried words entirely)."""
+        if not own or own.strip() == question.strip():
+            return set()
+        typed = {t for group in self.lexicon.query_concepts(own) for t in group}
+        if all(t in GENERIC_TERMS or _ASKS_MORE.fullmatch(t) for t in typed):
+            return set()
+        return {g for g in self.lexicon.query_concepts(question) if not typed.intersection(g)}
 
 
 def covered_by(sentence: str, tokens: frozenset[str] | set[str], concepts: list[tuple[tuple[str, ...], float]],

@@ -140,13 +140,27 @@ def test_english_question_cites_the_item_it_asks_about(seed_assistant):
 def test_words_a_rewrite_carried_weigh_less_than_the_users_own(seed_assistant):
     retriever, snap = seed_assistant.retriever, seed_assistant.index.snapshot
     standalone = "考核那块具体怎么说？（保障 机制）"
+    carried = retriever.carried(standalone, own="考核那块具体怎么说？")
+    assert ("保障",) in carried and ("考核",) not in carried
     plain = dict(retriever.concepts(snap, standalone))
-    weighed = dict(retriever.concepts(snap, standalone, own="考核那块具体怎么说？"))
+    weighed = dict(retriever.concepts(snap, standalone, carried))
     assert weighed[("考核",)] == plain[("考核",)]
     assert weighed[("保障",)] == pytest.approx(plain[("保障",)] / 2)
     # A follow-up that names nothing of its own leans on the carried words fully.
-    standalone = "第二点具体怎么做？（推进 要素 市场）"
-    assert retriever.concepts(snap, standalone, own="第二点具体怎么做？") == retriever.concepts(snap, standalone)
+    assert not retriever.carried("第二点具体怎么做？（推进 要素 市场）", own="第二点具体怎么做？")
+
+
+def test_follow_up_is_answered_on_its_own_aspect_not_by_a_lead_in(seed_assistant):
+    history = [{"role": "user", "content": "保障机制包括哪几个方面？"},
+               {"role": "assistant", "content": "五个方面：加强组织协调、强化规划协同、健全协同发展机制……"}]
+    answer = seed_assistant.ask("考核那块具体怎么说？", history=history)
+    # Not "三、" whose only sentence announces the list ("……做出了如下考虑:"), but the item on 考核.
+    assert _sections(answer) == ["三、四是"] and "考核机制" in answer.answer
+    history = [{"role": "user", "content": "What does the reply propose for moving industry between Guiyang "
+                                           "and the Qiannan counties?"},
+               {"role": "assistant", "content": "Joint investment-promotion teams."}]
+    answer = seed_assistant.ask("What about taxes?", history=history)
+    assert _sections(answer) == ["三、三是"]  # 税收收入分享办法; not the industry item the context points at
 
 
 def test_filters_limit_the_search(seed_assistant):

@@ -15,6 +15,7 @@ Figures are written to ``artifacts/hostile-input.json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -446,13 +447,16 @@ def seed_questions(language: str | None = None) -> list[str]:
 
 def compare(control: Assistant, injected: Assistant, questions: list[str], words: tuple[str, ...]) -> list[str]:
     """Questions whose answer (text, refusal, cited sections) differs between the two indexes, or
-    that contains any of ``words``."""
+    that contains any of ``words``. Marker numbers are a source's rank, and the planted sentences
+    shift the corpus statistics a little: two nearly tied sections may swap ranks, so the text is
+    compared without its ``[n]``."""
     changed = []
+    unmarked = functools.partial(re.sub, r" \[\d+\]", "")
     for question in questions:
         clean, dirty = control.ask(question), injected.ask(question)
         if any(w in dirty.answer for w in words) or \
-                (dirty.answer, dirty.refused, [c.chunk_id for c in dirty.citations]) != \
-                (clean.answer, clean.refused, [c.chunk_id for c in clean.citations]):
+                (unmarked(dirty.answer), dirty.refused, [c.chunk_id for c in dirty.citations]) != \
+                (unmarked(clean.answer), clean.refused, [c.chunk_id for c in clean.citations]):
             changed.append(f"{question} → {dirty.answer}")
     return changed
 
