@@ -93,8 +93,9 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     concepts = [(g, w) for g, w in found.concepts if not any(cue.search(t) for cue, _ in asked for t in g)]
     aspects = [(g, w) for g, w in concepts if not all(lexicon.canonical_place(t) for t in g)]
     # A follow-up that names an aspect of its own ("What about taxes?") is answered by sentences on
-    # that aspect, not by those on the topic carried over from the previous question.
-    aspects = [(g, w) for g, w in aspects if g not in found.carried] or aspects
+    # that aspect, not by those on the topic carried over from the previous question (which still
+    # counts, at its lower weight, in comparing two sentences on the aspect).
+    required = {g for g, _ in aspects if g not in found.carried} or {g for g, _ in aspects}
     best = sources[0].score
     total_weight = sum(w for _, w in concepts)
     selections: list[Selection] = []
@@ -113,7 +114,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         # The best source is quoted whatever its words; when it is only a lead-in, the best item of
         # the same document stands in for it (never another document: that must earn its place).
         must = rank == 1 or (not selections and sc.chunk.doc_id == top_doc)
-        spans, aspect_score = _best_spans(sc, concepts, aspects, lexicon, must=must,
+        spans, aspect_score = _best_spans(sc, concepts, aspects, required, lexicon, must=must,
                                           min_score=0.0 if must else share * total_weight, facts=facts,
                                           shares=found.term_shares)
         if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
@@ -141,11 +142,11 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     return selections
 
 
-def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon,
+def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, required: set, lexicon: Lexicon,
                 must: bool, min_score: float = 0.0, facts: list[re.Pattern] | None = None,
                 shares: dict[str, float] | None = None) -> tuple[list[tuple[int, int]], float]:
     """The source's best sentences (those scoring ≥ 0.6 of its best) and the best sentence's
-    score on the question's aspects alone.
+    score on the question's aspects alone. A sentence must cover one of the ``required`` aspects.
 
     With ``facts`` (the question asks for a date, an amount …), only sentences holding such a fact
     count when the source has any; a source other than the first (not ``must``) without one is
@@ -162,7 +163,7 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, lexicon: Lexicon
     for a, b in spans:
         sentence = text[a:b]
         covered = covered_by(sentence, set(lexicon.tokenize(sentence)), concepts, shares)
-        if aspects and not any(g in aspect_groups for g, _ in covered):
+        if required and not any(g in required for g, _ in covered):
             continue
         on_aspects = sum(w for g, w in covered if g in aspect_groups) if aspects else None
         holds = bool(facts) and any(f.search(sentence) for f in facts)
