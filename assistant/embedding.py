@@ -30,7 +30,6 @@ import mmap
 import os
 import re
 import shutil
-import sqlite3
 import struct
 import threading
 import time
@@ -43,6 +42,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from assistant.registry import connect_wal
 from assistant.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
 if TYPE_CHECKING:
@@ -952,10 +952,7 @@ class EmbeddingCache:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False,
-                                     isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn = connect_wal(self.path, check_same_thread=False)
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, model_id TEXT NOT NULL, "
             "kind TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL, created REAL NOT NULL)"

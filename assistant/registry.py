@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,6 +76,28 @@ class DocumentRecord:
         }
 
 
+def connect_wal(path: Path, *, check_same_thread: bool = True, timeout: float = 30.0) -> sqlite3.Connection:
+    """An autocommit connection in WAL mode that waits up to ``timeout`` s for other processes' locks.
+
+    SQLite answers "database is locked" at once, without waiting on the busy timeout, when two
+    connections switch a fresh file to WAL together; the loser tries again until ``timeout``.
+    """
+    con = sqlite3.connect(path, timeout=timeout, check_same_thread=check_same_thread, isolation_level=None)
+    deadline, delay = time.monotonic() + timeout, 0.01
+    while True:
+        try:
+            con.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                con.close()
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+    con.execute("PRAGMA synchronous=NORMAL")
+    return con
+
+
 class Registry:
     """SQLite-backed registry of documents and chunks (safe for several processes: WAL mode)."""
 
@@ -88,9 +111,7 @@ class Registry:
     def _connect(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
         if con is None:
-            con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")
-            con.execute("PRAGMA synchronous=NORMAL")
+            con = connect_wal(self.path)
             con.execute("PRAGMA foreign_keys=ON")
             self._local.con = con
         return con
