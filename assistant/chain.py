@@ -24,7 +24,7 @@ from assistant.extractive import extractive_answer
 from assistant.lexicon import Lexicon
 from assistant.llm import answer_prompt, rewrite_prompt
 from assistant.retrieval import HybridRetriever, Retrieval
-from assistant.rewrite import rewrite_deterministic
+from assistant.rewrite import resolve_references, rewrite_deterministic
 from assistant.schema import Answer, Citation, ScoredChunk
 from assistant.search_index import SearchIndex
 from assistant.text import detect_language
@@ -56,6 +56,9 @@ class AnswerSteps:
         question, history = state["question"], state.get("history") or []
         standalone = question
         if history:
+            # What the user asked, in their own words ("the last two" spelled out): what the
+            # rewrite adds beyond these weighs less in retrieval.
+            state["own"] = resolve_references(question, history, self.lexicon)
             if self.llm is not None:
                 standalone = self._llm_rewrite(question, history, state["language"]) or question
             else:
@@ -66,7 +69,7 @@ class AnswerSteps:
     def retrieve(self, state: dict) -> Retrieval:
         t = time.perf_counter()
         found = self.retriever.retrieve(state["standalone"], state.get("filters"),
-                                        history=state.get("history") or None, own=state["question"])
+                                        history=state.get("history") or None, own=state.get("own") or state["question"])
         state["timings"]["retrieve"] = _ms(t)
         for key, value in found.timings_ms.items():
             state["timings"][f"retrieve.{key}"] = value

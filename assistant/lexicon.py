@@ -8,7 +8,9 @@ token with them, and place names — the most selective words in a reply — com
 - ``places.txt``    jieba user dictionary of Guizhou's prefectures, all 88 county-level divisions,
                     towns named in replies and region terms, each in short and full form;
 - ``gov_terms.txt`` jieba user dictionary of government and policy terms;
-- ``glossary.tsv``  ``english<TAB>中文1|中文2`` — English words/phrases and pinyin place names;
+- ``glossary.tsv``  ``english<TAB>中文1|中文2`` — English words/phrases and pinyin place names
+                    (``english<TAB>-``: a phrase that is no term, e.g. the verb ``plan to``);
+- ``synonyms.tsv``  ``口语词<TAB>公文用词1|公文用词2`` — everyday words and the replies' own (往南 → 南部);
 - ``stopwords.txt`` Chinese and English function words (conservative: no content words).
 
 Token scheme (the same for documents and questions, so they meet):
@@ -72,6 +74,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RESOURCES_DIR = Path(__file__).with_name("resources")
+NOT_A_TERM = "-"  # glossary target of a phrase that is no term ("plan to"): it hides its words
 
 #: Town clusters (城镇组团) named in replies; a question about one member is about the cluster.
 PLACE_CLUSTERS: dict[str, tuple[str, ...]] = {
@@ -259,6 +262,8 @@ class Lexicon:
         self._read_glossary(self.resources_dir / "glossary.tsv")
         self._max_phrase = max((len(k) for k in self.glossary), default=1)
         self._glossary_words = {w for key in self.glossary for w in key}
+        self.synonyms: dict[str, tuple[str, ...]] = {}
+        self._read_synonyms(self.resources_dir / "synonyms.tsv")
         self._town_by_county: dict[str, list[str]] = {}
         for town, county in TOWN_COUNTY.items():
             self._town_by_county.setdefault(county, []).append(town)
@@ -304,10 +309,34 @@ class Lexicon:
             targets = tuple(t for t in (normalize(x).strip() for x in chinese.split("|")) if t)
             if not sep or not key or not targets:
                 raise ValueError(f"{path}:{lineno}: expected 'english<TAB>中文1|中文2', got {line!r}")
+            if chinese.strip() == NOT_A_TERM:  # "plan to": a verb, not the noun plan (规划)
+                self.glossary[key] = ()
+                continue
             # A phrase listed twice (e.g. 'tax' and 'taxes' stem alike) keeps the union of targets.
             self.glossary[key] = tuple(dict.fromkeys(self.glossary.get(key, ()) + targets))
             if english != english.lower():
                 self._cased_keys[key] = words
+
+    def _read_synonyms(self, path: Path) -> None:
+        if not path.exists():
+            return
+        for lineno, line in _read_lines(path):
+            word, sep, official = line.partition("\t")
+            targets = tuple(t for t in (normalize(x).strip() for x in official.split("|")) if t)
+            if not sep or not word.strip() or not targets:
+                raise ValueError(f"{path}:{lineno}: expected '口语词<TAB>公文用词1|公文用词2', got {line!r}")
+            self.synonyms[normalize(word).strip()] = targets
+
+    def _synonym_hits(self, text: str) -> list[tuple[str, tuple[str, ...]]]:
+        """(everyday word, the replies' words) for each synonyms.tsv entry found in ``text``."""
+        norm = normalize(text)
+        return [(word, targets) for word, targets in self.synonyms.items() if word in norm]
+
+    def _whole_terms(self, word: str) -> list[str]:
+        """``word`` as index terms: itself when the tokenizer keeps it whole (最多跑一次), else its
+        parts of two characters or more (来回跑 → 来回) — never a lone 跑 that any text has."""
+        tokens = self.tokenize(word)
+        return [word] if word in tokens else [t for t in tokens if len(t) >= 2]
 
     def _jieba(self) -> jieba.Tokenizer:
         return self._built("_tokenizer", self._build_tokenizer)
@@ -446,6 +475,9 @@ class Lexicon:
         for _, targets in self._glossary_hits(question):
             for target in targets:
                 terms.extend(self.tokenize(target))
+        for _, targets in self._synonym_hits(question):
+            for target in targets:
+                terms.extend(self._whole_terms(target))
         return list(dict.fromkeys(terms))
 
     def query_concepts(self, question: str) -> list[tuple[str, ...]]:
@@ -462,6 +494,9 @@ class Lexicon:
             if group:
                 concepts.append(group)
                 covered.update(group)
+        for word, targets in self._synonym_hits(question):  # 往南 → (往南, 南部, 南向)
+            covered.update(self.tokenize(word))
+            concepts.append(tuple(dict.fromkeys(t for w in (word, *targets) for t in self._whole_terms(w))))
         glossed = {_stem(m.group().lower()) for m in _LATIN_WORD.finditer(_fold(question))
                    if self._glossary_word(m.group())}
         for token in dict.fromkeys(self.tokenize(question)):
@@ -474,9 +509,11 @@ class Lexicon:
         """Whether an English word takes part in some glossary phrase."""
         return _stem(word.lower()) in self._glossary_words
 
-    def glossary_phrases(self, text: str) -> list[str]:
-        """The English glossary phrases of two words or more in ``text``, as written ("red tape")."""
-        return [phrase for _, _, phrase in self._glossary_spans(text) if " " in phrase.strip()]
+    def glossary_phrases(self, text: str, non_terms: bool = False) -> list[str]:
+        """The English glossary phrases of two words or more in ``text``, as written ("red tape");
+        with ``non_terms``, those the glossary lists as no term at all ("plan to") instead."""
+        return [phrase for _, targets, phrase in self._glossary_spans(text)
+                if " " in phrase.strip() and bool(targets) != non_terms]
 
     def _glossary_hits(self, text: str) -> list[tuple[int, tuple[str, ...]]]:
         """(offset, Chinese targets) of each glossary phrase in ``text``, greedy longest first."""
@@ -501,7 +538,7 @@ class Lexicon:
                 written = tuple(m.group() for m in words[start:stop])
                 key = tuple(_stem(w.lower()) for w in written)
                 targets = self.glossary.get(key)
-                if targets and self._cased_keys.get(key, written) == written:
+                if targets is not None and self._cased_keys.get(key, written) == written:
                     hits.append((words[start].start(), targets, text[words[start].start():words[stop - 1].end()]))
                     start = stop
                     break

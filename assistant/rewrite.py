@@ -21,6 +21,14 @@ _EN_CUES = re.compile(
     re.IGNORECASE,
 )
 
+# "the last two", "后两个", "前者": items of a list the previous answer gave.
+_EN_PICK = re.compile(r"\bthe\s+(first|last)\s+(one|two|three|four)\b|\bthe\s+(former|latter)\b", re.IGNORECASE)
+_ZH_PICK = re.compile(r"(前|后|最后)([一两二三四])[个项条处地县区市点]|(前者|后者)")
+_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
+_ITEM_SEPARATORS = re.compile(r"[、，,；;\n]|\s+and\s+|和|及|以及")
+
+_DIRECTION = re.compile(r"^[向往]?[东南西北][向部边面方]?$|^(east|south|west|north)(ern|ward|wards)?$", re.IGNORECASE)
+
 MAX_CARRIED_TERMS = 6
 # Words that ask for more without naming an aspect of their own.
 _GENERIC = {
@@ -42,7 +50,7 @@ _ZH_MIN_CONTENT = 5  # a Chinese question with fewer content characters leans on
 def is_elliptical(question: str, lexicon: Lexicon) -> bool:
     """True when the question cannot stand on its own (a cue word, or almost no content)."""
     q = question.strip()
-    if _ZH_CUES.search(q) or _EN_CUES.search(q):
+    if _ZH_CUES.search(q) or _EN_CUES.search(q) or _EN_PICK.search(q) or _ZH_PICK.search(q):
         return True
     if detect_language(q) == "zh" and len(_ZH_QUESTION_WORDS.sub("", q)) < _ZH_MIN_CONTENT:
         return True
@@ -56,7 +64,12 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
     both the new aspect and the old topic, and the user sees what was understood.
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
-    if not previous or not is_elliptical(question, lexicon):
+    if not previous:
+        return question
+    # "What industries are planned for the last two?" names its subject once "the last two" is
+    # spelled out, and then stands on its own.
+    question = resolve_references(question, history, lexicon)
+    if not is_elliptical(question, lexicon):
         return question
     own_places = set(lexicon.places_in(question))
     own_aspects = {t for t in lexicon.query_terms(question)
@@ -76,11 +89,13 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
                 if place not in carried:
                     carried.append(place)
     budget = MAX_CARRIED_TERMS if not own_aspects else MAX_CARRIED_TERMS // 2
+    # A direction is replaced like a place: "往南跟惠水那边呢？" after "贵阳向东……" drops 向东.
+    own_direction = any(_DIRECTION.match(t) for t in lexicon.tokenize(question))
     for term in _surface_terms(previous[-1], lexicon):
         if budget <= 0:
             break
         if (term not in carried and term not in own_aspects and term not in _GENERIC
-                and not lexicon.canonical_place(term)):
+                and not lexicon.canonical_place(term) and not (own_direction and _DIRECTION.match(term))):
             carried.append(term)
             budget -= 1
     if not carried:
@@ -90,13 +105,55 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
     return f"{question.strip()}（{' '.join(carried)}）"
 
 
+def resolve_references(question: str, history: list[dict], lexicon: Lexicon) -> str:
+    """The question with "the last two" / "后两个" / "前者" replaced by the items of the last answer
+    it points at: "What industries are planned for the last two?" after "Guiding, Longli, Huishui
+    and Changshun" → "What industries are planned for 惠水, 长顺?". Unchanged when nothing resolves.
+    """
+    match = _EN_PICK.search(question) or _ZH_PICK.search(question)
+    picked = _picked_items(question, history, lexicon) if match else []
+    if not picked:
+        return question
+    joined = ("、" if detect_language(question) == "zh" else ", ").join(picked)
+    return question[:match.start()] + joined + question[match.end():]
+
+
+def _picked_items(question: str, history: list[dict], lexicon: Lexicon) -> list[str]:
+    """The items of the last answer that "the last two" / "前两个" / "后者" points at, or [].
+
+    The items are the places the answer names, in order, when it names two or more ("Guiding,
+    Longli, Huishui and Changshun" → the last two are 惠水, 长顺); else its parts between commas,
+    enumeration marks and "and"/"和", after a lead-in ending in a colon.
+    """
+    en, zh = _EN_PICK.search(question), _ZH_PICK.search(question)
+    if not (en or zh):
+        return []
+    answer = next((t["content"] for t in reversed(history) if t.get("role") == "assistant" and t.get("content")), "")
+    items = lexicon.places_in(answer)
+    if len(items) < 2:
+        listed = re.split(r"[：:]", answer, maxsplit=1)[-1]  # "五个方面：加强组织协调、……"
+        items = [part.strip(" 。.（）()") for part in _ITEM_SEPARATORS.split(listed)]
+        items = [part for part in items if part]
+    if len(items) < 2:
+        return []
+    if en:
+        which, count, pair = en.group(1), en.group(2), en.group(3)
+    else:
+        which, count, pair = zh.group(1), zh.group(2), zh.group(3)
+    if pair:
+        first = pair.lower() in ("former", "前者")
+        return [items[0] if first else items[-1]]
+    n = min(_COUNTS[count.lower()], len(items))
+    return items[:n] if which.lower() in ("first", "前") else items[-n:]
+
+
 def _surface_terms(text: str, lexicon: Lexicon) -> list[str]:
     """Content words of a turn as written (no glossary expansion), in order, deduplicated: English
     glossary phrases first, whole ("red tape", not "red" and "tape"), then words. English words are
     kept only when the glossary knows them ("moving" carries no topic), and words about the reply
     itself ("reply", "suggestion") are not its topic."""
     out: list[str] = list(dict.fromkeys(p.lower() for p in lexicon.glossary_phrases(text)))
-    in_phrases = {w for p in out for w in p.split()}
+    in_phrases = {w for p in out + lexicon.glossary_phrases(text, non_terms=True) for w in p.lower().split()}
     for tok in lexicon.tokenize(text):
         if tok.isascii() and (not lexicon.knows(tok) or tok in in_phrases or tok in _ABOUT_THE_REPLY):
             continue

@@ -113,6 +113,29 @@ def test_follow_up_is_rewritten(seed_assistant):
     assert "三、三是" in _sections(answer)
 
 
+def test_the_last_two_are_the_last_two_items_of_the_previous_answer(seed_assistant):
+    history = [{"role": "user", "content": "Which Qiannan counties does the suggestion want paired with Guiyang?"},
+               {"role": "assistant", "content": "Guiding, Longli, Huishui and Changshun (贵定、龙里、惠水、长顺)."}]
+    answer = seed_assistant.ask("What industries are planned for the last two?", history=history)
+    # Spelled out, the question stands on its own: nothing of the pairing question is carried.
+    assert answer.standalone_question == "What industries are planned for 惠水, 长顺?"
+    assert _sections(answer)[0] == "一、(一) 二是" and "文旅康养" in answer.answer  # 培育惠水—长顺城镇组团
+    history = [{"role": "user", "content": "保障机制包括哪几个方面？"},
+               {"role": "assistant", "content": "五个方面：加强组织协调、强化规划协同、健全协同发展机制、完善考核机制、扩大社会参与。"}]
+    answer = seed_assistant.ask("后者具体怎么做？", history=history)
+    assert answer.standalone_question.startswith("扩大社会参与具体怎么做？")
+    assert _sections(answer) == ["三、五是"]
+
+
+def test_a_new_direction_replaces_the_old_one(seed_assistant):
+    history = [{"role": "user", "content": "贵阳向东跟龙里、贵定怎么联动？"},
+               {"role": "assistant", "content": "建设贵龙大道东部城市走廊……"}]
+    answer = seed_assistant.ask("往南跟惠水那边呢？", history=history)
+    assert "向东" not in answer.standalone_question
+    assert "一、(一) 三是" in _sections(answer) or "一、(一) 二是" in _sections(answer)
+    assert "贵惠大道南部城市走廊" in answer.answer or "惠水—长顺城镇组团" in answer.answer
+
+
 def test_a_question_for_a_date_is_answered_by_the_sentence_that_holds_one(seed_assistant):
     question = "黔中城市群的发展规划是贵州哪一年出台的"
     answer = seed_assistant.ask(question)

@@ -142,6 +142,24 @@ def test_capitalised_glossary_keys_need_capitals(lex: Lexicon) -> None:
     assert "贵定" not in lex.query_terms("the guiding principles of the work report")
 
 
+def test_plan_to_is_a_verb_not_a_plan(lex: Lexicon) -> None:
+    assert ("规划", "计划", "方案") not in lex.query_concepts("How does the reply plan to cut red tape?")
+    assert ("规划", "计划", "方案") in lex.query_concepts("What does the plan say about land?")
+    assert lex.glossary_phrases("How does the reply plan to cut red tape?") == ["red tape"]
+    assert lex.glossary_phrases("It plans to cut red tape", non_terms=True) == ["plans to"]
+
+
+def test_everyday_words_meet_the_replies_words(lex: Lexicon) -> None:
+    concepts = lex.query_concepts("往南跟惠水那边呢？")
+    assert ("往南", "南部", "南向") in concepts and ("惠水",) in concepts
+    assert {"跑腿", "最多跑一次", "群众"} <= set(lex.query_terms("老百姓办事来回跑的问题"))
+    # A target the tokenizer splits contributes its words of two characters or more, never a lone 跑.
+    assert all(len(t) >= 2 for group in lex.query_concepts("办事来回跑") for t in group)
+    lines = [line for line in (RESOURCES_DIR / "synonyms.tsv").read_text(encoding="utf-8").splitlines()
+             if line and not line.startswith("#")]
+    assert lines and all(line.count("\t") == 1 for line in lines)
+
+
 def test_mixed_language_question(lex: Lexicon) -> None:
     terms = lex.query_terms("惠水的land policy")
     assert {"惠水", "land", "土地", "policy", "政策"} <= set(terms)
