@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions"
 SEED_FILE = QUESTIONS / "seed-616.jsonl"
 REPORTS_FILE = QUESTIONS / "work-reports.jsonl"
+HOLDOUT_FILE = ROOT / "eval" / "holdout" / "seed-616-holdout.jsonl"
 SEED_TEXT = ROOT / "corpus" / "reply-616-guiyang.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 REPORTS_DIR = SHARED_DATA / "gov-work-reports"
@@ -81,6 +82,11 @@ def seed_questions() -> tuple[dict, ...]:
 
 
 @cache
+def holdout_questions() -> tuple[dict, ...]:
+    return tuple(load(HOLDOUT_FILE))
+
+
+@cache
 def report_questions() -> tuple[dict, ...]:
     return tuple(load(REPORTS_FILE))
 
@@ -135,7 +141,8 @@ def phrases(questions) -> set[str]:
 # ---------------------------------------------------------------- schema
 
 
-@pytest.mark.parametrize("loader", [seed_questions, report_questions], ids=["seed", "reports"])
+@pytest.mark.parametrize("loader", [seed_questions, report_questions, holdout_questions],
+                         ids=["seed", "reports", "holdout"])
 def test_schema(loader) -> None:
     for q in loader():
         assert set(q) == {"id", "question", "history", "lang", "topic", "expected"}, q
@@ -157,7 +164,8 @@ def test_schema(loader) -> None:
         assert len(set(map(normalize, exp["sources_contain"]))) == len(exp["sources_contain"]), q["id"]
 
 
-@pytest.mark.parametrize("loader", [seed_questions, report_questions], ids=["seed", "reports"])
+@pytest.mark.parametrize("loader", [seed_questions, report_questions, holdout_questions],
+                         ids=["seed", "reports", "holdout"])
 def test_history_is_alternating_prior_turns(loader) -> None:
     for q in loader():
         history = q["history"]
@@ -170,9 +178,9 @@ def test_history_is_alternating_prior_turns(loader) -> None:
 
 
 def test_ids_unique_and_prefixed() -> None:
-    ids = [q["id"] for q in seed_questions() + report_questions()]
+    ids = [q["id"] for q in seed_questions() + report_questions() + holdout_questions()]
     assert len(ids) == len(set(ids)), [i for i, n in Counter(ids).items() if n > 1]
-    assert all(q["id"].startswith("s616-") for q in seed_questions())
+    assert all(q["id"].startswith("s616-") for q in seed_questions() + holdout_questions())
     assert all(q["id"].startswith("wr-") for q in report_questions())
 
 
@@ -187,7 +195,7 @@ def test_questions_not_duplicated() -> None:
 
 def test_files_are_utf8_without_escapes() -> None:
     # ensure_ascii=False keeps the files readable by the people who review the questions
-    for path in (SEED_FILE, REPORTS_FILE):
+    for path in (SEED_FILE, REPORTS_FILE, HOLDOUT_FILE):
         assert "\\u" not in path.read_text(encoding="utf-8"), path
 
 
@@ -222,7 +230,7 @@ def test_example_question_present() -> None:
 
 
 def test_seed_phrases_occur_in_exactly_one_part() -> None:
-    for q in answerable(seed_questions()):
+    for q in answerable(seed_questions() + holdout_questions()):
         for p in q["expected"]["sources_contain"]:
             homes = seed_homes(p)
             assert homes, f"{q['id']}: {p!r} is not in the seed reply"
