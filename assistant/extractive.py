@@ -90,7 +90,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     # asks for a kind of fact is answered by sentences that hold one.
     asked = asked_facts(found.query)
     facts = [holds for _, holds in asked]
-    concepts = [(g, w) for g, w in found.concepts if not any(cue.search(t) for cue, _ in asked for t in g)]
+    concepts = [(g, w) for g, w in found.concepts if not any(asking(t) for asking, _ in asked for t in g)]
     aspects = [(g, w) for g, w in concepts if not all(lexicon.canonical_place(t) for t in g)]
     # A follow-up that names an aspect of its own ("What about taxes?") is answered by sentences on
     # that aspect, not by those on the topic carried over from the previous question (which still
@@ -123,6 +123,13 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
             if not selections:
                 first_best = aspect_score
             selections.append(Selection(rank, sc, spans))
+    if facts and len(selections) > 1:
+        # The question asks for a kind of fact (a target figure, a date …): sources that hold one
+        # answer it; the best-ranked source, quoted whatever it held, steps aside for them.
+        holding = [sel for sel in selections if any(
+            f.search(sel.source.chunk.text[a:b]) for f in facts for a, b in sel.spans)]
+        if holding:
+            selections = holding
     if len(selections) > 1 and first_best <= 0 and selections[0].source.chunk.kind not in ("card", "closing"):
         # The best source was quoted for want of anything better (no sentence on the question's
         # aspects), but another source has such a sentence: that one answers. (A card or a closing

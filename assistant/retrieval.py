@@ -12,9 +12,11 @@ favour the reply's document card.
 
 from __future__ import annotations
 
+import functools
 import re
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,9 +109,30 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
 ]
 
 
-def asked_facts(question: str) -> list[tuple[re.Pattern, re.Pattern]]:
-    """(cue, fact) patterns of the kinds of fact the question asks for: "哪一年出台的" asks for a date."""
-    return [(asks, holds) for _, asks, holds in _ANSWER_TYPES if asks.search(question)]
+# A question for a target figure ("2023年城镇新增就业的目标是多少？") is best answered by the planned
+# figure (6.5%－7%, 1200万人左右, 1.3万亿斤以上), not by last year's result that the same report also
+# gives. Targets are often stated in words too, so this kind only picks sentences, never refuses.
+_TARGET = ("target",
+           re.compile(r"目标(?:是|为|定为|定在)?多少|目标的?区间|多少.{0,6}目标|预期目标.{0,6}(?:多少|几)|"
+                      r"\bwhat\b.{0,40}\b(?:target(?:s|ed)?|goal)\b", re.I),
+           re.compile(r"\d+(?:\.\d+)?\s*%?\s*[－—~～至到-]\s*\d+(?:\.\d+)?\s*%|"
+                      r"\d[\d.]*\s*[^\d，。；,;\s]{0,3}(?:左右|以上|以内|以下)"))
+
+# Words of the question that only say which kind of fact it asks for, not what about: "目标" and
+# "区间" in "经济增长目标的区间是多少" (the subject is 经济增长).
+_ASK_WORDS = {"target": re.compile(r"^(?:\w*目标|预期|区间|范围|targets?|targeted|goals?|range)$", re.I)}
+
+
+def _is_ask_word(name: str, asks: re.Pattern, token: str) -> bool:
+    words = _ASK_WORDS.get(name)
+    return bool(asks.search(token) or (words and words.match(token)))
+
+
+def asked_facts(question: str) -> list[tuple[Callable[[str], bool], re.Pattern]]:
+    """(is an asking word, fact pattern) of each kind of fact the question asks for: "哪一年出台的"
+    asks for a date, and 哪一年 is no part of its subject."""
+    return [(functools.partial(_is_ask_word, name, asks), holds)
+            for name, asks, holds in [*_ANSWER_TYPES, _TARGET] if asks.search(question)]
 
 
 def answer_type_missing(question: str, texts: list[str],

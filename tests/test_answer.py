@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -153,6 +154,21 @@ def test_a_question_for_a_date_is_answered_by_the_sentence_that_holds_one(seed_a
     chosen = select_sentences(found, seed_assistant.lexicon)
     assert [sel.source for sel in chosen] == [opening]
     assert "2017" in opening.chunk.text[slice(*chosen[0].spans[0])]
+
+
+REPORTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "gov-work-reports"
+
+
+@pytest.mark.skipif(not REPORTS.is_dir(), reason="work reports not available")
+def test_a_question_for_a_target_is_answered_by_the_target_not_last_years_result(seed_settings, embedder, tmp_path):
+    assistant = Assistant(seed_settings.with_overrides(data_dir=tmp_path), embedder)
+    assert not assistant.ingest([REPORTS / "2024-government-work-report.txt"]).failed
+    # The report gives both 2023's result (粮食产量1.39万亿斤) and 2024's target (1.3万亿斤以上).
+    answer = assistant.ask("2024年粮食产量的目标是多少？")
+    assert not answer.refused and "1.3万亿斤以上" in answer.answer
+    assert "1.39万亿斤" not in answer.answer
+    answer = assistant.ask("2024年城镇新增就业的目标是多少？")
+    assert "1200万人以上" in answer.answer and "1244万人" not in answer.answer
 
 
 def test_english_question_cites_the_item_it_asks_about(seed_assistant):
