@@ -31,6 +31,7 @@ OTHER_DOCUMENT_SHARE = 0.8
 # judged on the question's aspects (土地 in "惠水的土地"; the place is the retrieval's business).
 RELATIVE_SENTENCE_SCORE = 0.7
 _LEAD_IN = re.compile(r"[：:]\s*$")
+_ANY = 1e-9  # a score threshold that any sentence naming one of the question's concepts passes
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
@@ -50,6 +51,7 @@ class Selection:
     marker: int
     source: ScoredChunk
     spans: list[tuple[int, int]] = field(default_factory=list)  # offsets in source.chunk.text
+    aspect_score: float = 0.0  # its best sentence's score on the question's aspects
 
 
 @dataclass
@@ -101,6 +103,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     selections: list[Selection] = []
     top_doc = sources[0].chunk.doc_id
     first_best = 0.0
+    first_holds: bool | None = None  # whether the first quoted source holds an asked-for fact
     for rank, sc in enumerate(sources, start=1):
         if len(selections) >= MAX_SOURCES:
             break
@@ -114,22 +117,27 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         # The best source is quoted whatever its words; when it is only a lead-in, the best item of
         # the same document stands in for it (never another document: that must earn its place).
         must = rank == 1 or (not selections and sc.chunk.doc_id == top_doc)
+        # The question asks for a fact the best source does not hold ("2019年经济增长目标的区间"
+        # over the section that comments on the targets): a sentence of the same document that holds
+        # one and names the subject at all is the answer, however few of the question's words it has.
+        seek_fact = not must and first_holds is False and sc.chunk.doc_id == top_doc
+        min_score = 0.0 if must else (_ANY if seek_fact else share * total_weight)
         spans, aspect_score = _best_spans(sc, concepts, aspects, required, lexicon, must=must,
-                                          min_score=0.0 if must else share * total_weight, facts=facts,
-                                          shares=found.term_shares)
-        if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best:
+                                          min_score=min_score, facts=facts, shares=found.term_shares)
+        if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best and not (seek_fact and spans):
             continue
         if spans:
             if not selections:
                 first_best = aspect_score
-            selections.append(Selection(rank, sc, spans))
+                first_holds = _holds(sc, spans, facts) if facts else None
+            selections.append(Selection(rank, sc, spans, aspect_score))
     if facts and len(selections) > 1:
         # The question asks for a kind of fact (a target figure, a date …): sources that hold one
         # answer it; the best-ranked source, quoted whatever it held, steps aside for them.
-        holding = [sel for sel in selections if any(
-            f.search(sel.source.chunk.text[a:b]) for f in facts for a, b in sel.spans)]
+        holding = [sel for sel in selections if _holds(sel.source, sel.spans, facts)]
         if holding:
-            selections = holding
+            best_holding = max(sel.aspect_score for sel in holding)
+            selections = [sel for sel in holding if sel.aspect_score >= RELATIVE_SENTENCE_SCORE * best_holding]
     if len(selections) > 1 and first_best <= 0 and selections[0].source.chunk.kind not in ("card", "closing"):
         # The best source was quoted for want of anything better (no sentence on the question's
         # aspects), but another source has such a sentence: that one answers. (A card or a closing
@@ -147,6 +155,10 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
             sel.spans.pop()
             total -= 1
     return selections
+
+
+def _holds(sc: ScoredChunk, spans: list[tuple[int, int]], facts: list[re.Pattern]) -> bool:
+    return any(f.search(sc.chunk.text[a:b]) for f in facts for a, b in spans)
 
 
 def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, required: set, lexicon: Lexicon,

@@ -162,13 +162,18 @@ REPORTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "gov-work-re
 @pytest.mark.skipif(not REPORTS.is_dir(), reason="work reports not available")
 def test_a_question_for_a_target_is_answered_by_the_target_not_last_years_result(seed_settings, embedder, tmp_path):
     assistant = Assistant(seed_settings.with_overrides(data_dir=tmp_path), embedder)
-    assert not assistant.ingest([REPORTS / "2024-government-work-report.txt"]).failed
+    assert not assistant.ingest([REPORTS / "2024-government-work-report.txt",
+                                 REPORTS / "2019-government-work-report.txt"]).failed
     # The report gives both 2023's result (粮食产量1.39万亿斤) and 2024's target (1.3万亿斤以上).
     answer = assistant.ask("2024年粮食产量的目标是多少？")
     assert not answer.refused and "1.3万亿斤以上" in answer.answer
     assert "1.39万亿斤" not in answer.answer
     answer = assistant.ask("2024年城镇新增就业的目标是多少？")
     assert "1200万人以上" in answer.answer and "1244万人" not in answer.answer
+    # The best-ranked section comments on 2019's targets without a figure; the figure is quoted.
+    answer = assistant.ask("2019年经济增长目标的区间是多少？")
+    assert "国内生产总值增长6%－6.5%" in answer.answer
+    assert all("6%－6.5%" in c.text for c in answer.citations)
     # "额度是多少" asks for an amount: the section on the bonds' uses, which states none, is not cited.
     answer = assistant.ask("2024年的专项债券额度是多少？")
     assert "3.9万亿元" in answer.answer and all("3.9万亿元" in c.text for c in answer.citations)
