@@ -104,6 +104,9 @@ def ingest(
                                  len(report.failed), report.chunks_total, report.chunks_embedded,
                                  f"{report.seconds:.1f}")))
         console.print(table)
+        if report.retokenized:
+            console.print(f"词典已更新，重新分词 {report.retokenized} 个片段 / the dictionaries changed: "
+                          f"{report.retokenized} chunks re-tokenised (nothing re-embedded)")
         for f in report.failed:
             console.print(f"[red]✗ {f.path}[/red]: {f.error}")
     raise typer.Exit(1 if report.failed else 0)

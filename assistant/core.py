@@ -70,6 +70,10 @@ class Assistant:
         self.retriever = HybridRetriever(settings, self.index, embedder, self.lexicon)
         self.steps = AnswerSteps(self.retriever, self.index, self.lexicon, llm)
         self._chain = self.steps.chain()
+        stored = self.registry.get_meta("lexicon")
+        if stored and stored != self.lexicon.fingerprint:
+            log.warning("the index was tokenised with other dictionaries (%s, now %s): keyword search "
+                        "misses new words until `assistant ingest` re-tokenises it", stored, self.lexicon.fingerprint)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, llm: BaseChatModel | None = None) -> Assistant:

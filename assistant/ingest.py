@@ -50,6 +50,7 @@ class IngestReport:
     chunks_embedded: int = 0
     seconds: float = 0.0
     reconciled: bool = False
+    retokenized: int = 0  # chunks whose keyword tokens were recomputed for a changed lexicon
 
     def to_json(self) -> dict:
         return {
@@ -60,7 +61,8 @@ class IngestReport:
                 "removed": self.removed,
                 "failed": [asdict(f) for f in self.failed],
             },
-            "chunks": {"total": self.chunks_total, "embedded": self.chunks_embedded},
+            "chunks": {"total": self.chunks_total, "embedded": self.chunks_embedded,
+                       "retokenized": self.retokenized},
             "seconds": round(self.seconds, 3),
         }
 
@@ -115,6 +117,11 @@ class Ingestor:
                 self.reconcile()
                 report.reconciled = True
             self.registry.set_meta("ingest_dirty", str(time.time()))
+            if self.registry.get_meta("lexicon") != self.lexicon.fingerprint:
+                # The dictionaries changed since these tokens were stored ("执法结果互认" now also
+                # yields 互认): every document is re-tokenised, nothing is re-embedded.
+                report.retokenized = self.registry.retokenize(self.lexicon.tokenize)
+                self.registry.set_meta("lexicon", self.lexicon.fingerprint)
             known = self.registry.hashes()
             seen: dict[str, str] = {}  # doc_id → source, this run
             failed_files: set[str] = set()

@@ -48,6 +48,9 @@ Example::
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 import logging
 import re
 import threading
@@ -74,6 +77,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 RESOURCES_DIR = Path(__file__).with_name("resources")
+#: Bump when ``tokenize`` changes how it cuts text, so that indexes re-tokenise their documents.
+TOKENIZER_VERSION = "1"
 NOT_A_TERM = "-"  # glossary target of a phrase that is no term ("plan to"): it hides its words
 
 #: Town clusters (城镇组团) named in replies; a question about one member is about the cluster.
@@ -267,6 +272,17 @@ class Lexicon:
         self._town_by_county: dict[str, list[str]] = {}
         for town, county in TOWN_COUNTY.items():
             self._town_by_county.setdefault(county, []).append(town)
+
+    @functools.cached_property
+    def fingerprint(self) -> str:
+        """Identity of how documents are tokenised: the dictionaries, the stopwords, the token scheme
+        (:data:`TOKENIZER_VERSION`) and jieba's version. An index whose stored tokens carry another
+        fingerprint is re-tokenised by the next ingest. (The glossary and synonyms are read on the
+        question's side only.)"""
+        h = hashlib.sha256(f"{TOKENIZER_VERSION}\0{importlib.metadata.version('jieba')}".encode())
+        for name in ("places.txt", "gov_terms.txt", "stopwords.txt"):
+            h.update(b"\0" + (self.resources_dir / name).read_bytes())
+        return h.hexdigest()[:16]
 
     def knows(self, word: str) -> bool:
         """True when an English word is part of a glossary entry (so it stands for a known topic)."""

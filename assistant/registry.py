@@ -230,6 +230,24 @@ class Registry:
             con.execute("ROLLBACK")
             raise
 
+    def retokenize(self, tokenize) -> int:
+        """Recompute every chunk's keyword tokens from its indexed text, in one transaction (a
+        crash leaves the old tokens), and bump the generation. Returns the number of chunks."""
+        con = self._connect()
+        rows = con.execute("SELECT chunk_id, index_text FROM chunks").fetchall()
+        if not rows:
+            return 0
+        updates = [(" ".join(tokenize(text)), chunk_id) for chunk_id, text in rows]
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.executemany("UPDATE chunks SET tokens=? WHERE chunk_id=?", updates)
+            self._bump(con)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        return len(updates)
+
     def update_source(self, doc_id: str, source: str) -> None:
         """A moved file: bumps the generation too, so serving processes show the new source."""
         con = self._connect()

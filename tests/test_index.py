@@ -172,3 +172,30 @@ def test_vector_store_queries_run_side_by_side_and_reopen_waits(tmp_path, model_
     assert most_inside[0] == 3, "queries were serialised"
     assert waited >= 0.1 and inside[0] == 0
     assert store.query(vector, 3)  # and the store works after reopening
+
+
+def test_changed_dictionaries_retokenise_the_index_without_re_embedding(tmp_path, model_settings, embedder):
+    from assistant.lexicon import RESOURCES_DIR, Lexicon
+
+    resources = tmp_path / "resources"
+    shutil.copytree(RESOURCES_DIR, resources)
+    settings = model_settings.with_overrides(data_dir=tmp_path / "data", models_path=model_settings.models_dir,
+                                             embedding_cache_path=tmp_path / "cache.sqlite3")
+    first = Ingestor(settings, embedder, lexicon=Lexicon(resources, cache_dir=tmp_path)).run([SEED])
+    assert first.added == 1 and first.retokenized == 0
+
+    def tokens_of(word: str) -> list[str]:
+        return [t for chunk, tokens in Registry(settings.registry_path).iter_chunks()
+                if word in chunk.index_text for t in tokens if t == word]
+
+    word = "新型督查考核机制"
+    assert not tokens_of(word)
+    generation = Registry(settings.registry_path).generation()
+    with open(resources / "gov_terms.txt", "a", encoding="utf-8") as f:
+        f.write(f"\n{word} 2000 n\n")
+    changed = Lexicon(resources, cache_dir=tmp_path)
+    again = Ingestor(settings, embedder, lexicon=changed).run([SEED])
+    assert again.unchanged == 1 and again.chunks_embedded == 0
+    assert again.retokenized == first.chunks_total
+    assert tokens_of(word) and Registry(settings.registry_path).generation() > generation
+    assert Ingestor(settings, embedder, lexicon=changed).run([SEED]).retokenized == 0
