@@ -65,6 +65,7 @@ CARRIED_WEIGHT = 0.5
 # Words of a follow-up that ask for more without naming anything ("第二点具体怎么做？", "展开说说").
 _ASKS_MORE = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
                         r"more|details?|else|tell|explain|elaborate|point|first|second|third")
+_ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?")
 #: Share of the question's subject (by weight) that the sentence holding an asked-for fact must name.
 FACT_SUBJECT_SHARE = 0.5
 
@@ -454,8 +455,8 @@ class HybridRetriever:
                 # An English word the glossary does not know and no document uses: it still counts
                 # against coverage (the question asks about something), but for less.
                 weight *= self.settings.unknown_term_weight
-            if all(t in GENERIC_TERMS for t in group):
-                weight *= GENERIC_WEIGHT
+            if all(t in GENERIC_TERMS or _ORDINAL.fullmatch(t) for t in group):
+                weight *= GENERIC_WEIGHT  # "第三条里税收怎么分？": 第三条 points into the conversation
             if group in carried:
                 weight *= CARRIED_WEIGHT
             out.append((group, weight))

@@ -128,6 +128,17 @@ def test_the_last_two_are_the_last_two_items_of_the_previous_answer(seed_assista
     assert _sections(answer) == ["三、五是"]
 
 
+def test_an_ordinal_points_into_the_conversation_it_is_not_a_topic(seed_assistant):
+    history = [{"role": "user", "content": "保障机制有哪几条？"},
+               {"role": "assistant", "content": "加强组织协调、强化规划协同、健全协同发展机制、完善考核机制、扩大社会参与。"}]
+    answer = seed_assistant.ask("第三条里税收怎么分？", history=history)
+    assert not answer.refused and _sections(answer) == ["三、三是"]  # 税收收入分享办法
+    # No reply says 第三条 or 里, so as topics they would weigh the most and sink every section's
+    # coverage (a refusal over a larger index): an ordinal weighs like a generic word, 里 is a stopword.
+    weights = dict(seed_assistant.retriever.concepts(seed_assistant.index.snapshot, "第三条里税收怎么分？"))
+    assert weights[("第三条",)] < weights[("税收",)] and ("里",) not in weights
+
+
 def test_a_new_direction_replaces_the_old_one(seed_assistant):
     history = [{"role": "user", "content": "贵阳向东跟龙里、贵定怎么联动？"},
                {"role": "assistant", "content": "建设贵龙大道东部城市走廊……"}]
