@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions"
 SEED_FILE = QUESTIONS / "seed-616.jsonl"
 REPORTS_FILE = QUESTIONS / "work-reports.jsonl"
-HOLDOUT_FILE = ROOT / "eval" / "holdout" / "seed-616-holdout.jsonl"
+HOLDOUT_FILES = sorted((ROOT / "eval" / "holdout").glob("*.jsonl"))
 SEED_TEXT = ROOT / "corpus" / "reply-616-guiyang.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 REPORTS_DIR = SHARED_DATA / "gov-work-reports"
@@ -83,7 +83,7 @@ def seed_questions() -> tuple[dict, ...]:
 
 @cache
 def holdout_questions() -> tuple[dict, ...]:
-    return tuple(load(HOLDOUT_FILE))
+    return tuple(q for path in HOLDOUT_FILES for q in load(path))
 
 
 @cache
@@ -195,7 +195,7 @@ def test_questions_not_duplicated() -> None:
 
 def test_files_are_utf8_without_escapes() -> None:
     # ensure_ascii=False keeps the files readable by the people who review the questions
-    for path in (SEED_FILE, REPORTS_FILE, HOLDOUT_FILE):
+    for path in (SEED_FILE, REPORTS_FILE, *HOLDOUT_FILES):
         assert "\\u" not in path.read_text(encoding="utf-8"), path
 
 
