@@ -63,9 +63,9 @@ GENERIC_WEIGHT = 0.3
 #: Weight of the concepts a follow-up's rewrite carried over from earlier turns (vs the user's own).
 CARRIED_WEIGHT = 0.5
 # Words of a follow-up that ask for more without naming anything ("第二点具体怎么做？", "展开说说").
-_ASKS_MORE = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
+_ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?")  # 第三条: points into the conversation
+_ASKS_MORE = re.compile(_ORDINAL.pattern + r"|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
                         r"more|details?|else|tell|explain|elaborate|point|first|second|third")
-_ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?")
 #: Share of the question's subject (by weight) that the sentence holding an asked-for fact must name.
 FACT_SUBJECT_SHARE = 0.5
 

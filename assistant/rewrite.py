@@ -111,23 +111,20 @@ def resolve_references(question: str, history: list[dict], lexicon: Lexicon) -> 
     and Changshun" → "What industries are planned for 惠水, 长顺?". Unchanged when nothing resolves.
     """
     match = _EN_PICK.search(question) or _ZH_PICK.search(question)
-    picked = _picked_items(question, history, lexicon) if match else []
+    picked = _picked_items(match, history, lexicon) if match else []
     if not picked:
         return question
     joined = ("、" if detect_language(question) == "zh" else ", ").join(picked)
     return question[:match.start()] + joined + question[match.end():]
 
 
-def _picked_items(question: str, history: list[dict], lexicon: Lexicon) -> list[str]:
-    """The items of the last answer that "the last two" / "前两个" / "后者" points at, or [].
+def _picked_items(match: re.Match, history: list[dict], lexicon: Lexicon) -> list[str]:
+    """The items of the last answer that ``match`` ("the last two" / "前两个" / "后者") points at, or [].
 
     The items are the places the answer names, in order, when it names two or more ("Guiding,
     Longli, Huishui and Changshun" → the last two are 惠水, 长顺); else its parts between commas,
     enumeration marks and "and"/"和", after a lead-in ending in a colon.
     """
-    en, zh = _EN_PICK.search(question), _ZH_PICK.search(question)
-    if not (en or zh):
-        return []
     answer = next((t["content"] for t in reversed(history) if t.get("role") == "assistant" and t.get("content")), "")
     items = lexicon.places_in(answer)
     if len(items) < 2:
@@ -136,10 +133,7 @@ def _picked_items(question: str, history: list[dict], lexicon: Lexicon) -> list[
         items = [part for part in items if part]
     if len(items) < 2:
         return []
-    if en:
-        which, count, pair = en.group(1), en.group(2), en.group(3)
-    else:
-        which, count, pair = zh.group(1), zh.group(2), zh.group(3)
+    which, count, pair = match.groups()  # both patterns: (first|last / 前|后, how many, former|latter)
     if pair:
         first = pair.lower() in ("former", "前者")
         return [items[0] if first else items[-1]]
