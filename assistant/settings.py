@@ -57,7 +57,8 @@ class Settings(BaseSettings):
                                "cores make every question wait (20 ms becomes over a second)")
     embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
         "auto", description="'bf16' runs the model under bfloat16 autocast (~1.8x faster where the CPU has "
-        "native bf16, vectors agree with fp32 at cosine >= 0.9999); 'auto' picks it only on such CPUs")
+        "native bf16; vectors agree with fp32 within embedding.SAME_TEXT_MIN_COSINE); 'auto' picks it only on "
+        "such CPUs")
     query_engine: Literal["auto", "onnx", "torch"] = Field(
         "auto", description="what embeds questions: ONNX Runtime (about twice as fast for short texts; "
         "exported once from the model and checked against it), torch, or ONNX when it can be set up")
