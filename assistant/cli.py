@@ -49,9 +49,9 @@ def _fail(message: str, code: int = 1) -> None:
 
 
 def _assistant(settings):
+    from assistant.answer.llm import LLMUnavailable
     from assistant.core import Assistant
     from assistant.embedding import ModelUnavailableError
-    from assistant.llm import LLMUnavailable
 
     try:
         return Assistant.from_settings(settings)
@@ -72,8 +72,8 @@ def ingest(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from assistant.embedding import Embedder, ModelUnavailableError
-    from assistant.ingest import Ingestor
-    from assistant.vectorstore import VectorStoreUnavailable
+    from assistant.index.ingest import Ingestor
+    from assistant.index.vectorstore import VectorStoreUnavailable
 
     settings = _settings(data_dir)
     try:
@@ -118,7 +118,7 @@ def documents(
     data_dir: DataDir = None,
 ) -> None:
     """列出已索引的文档 / List the indexed documents."""
-    from assistant.registry import Registry
+    from assistant.index.registry import Registry
 
     settings = _settings(data_dir)
     docs = [d.as_dict() for d in Registry(settings.registry_path).documents()]

@@ -11,17 +11,17 @@ from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
 
-from assistant.chain import AnswerSteps, _citation, new_state
+from assistant.answer.llm import make_chat_model
+from assistant.answer.pipeline import AnswerSteps, _citation, new_state
 from assistant.embedding import Embedder
-from assistant.ingest import Ingestor, IngestReport
-from assistant.lexicon import Lexicon
-from assistant.llm import make_chat_model
-from assistant.registry import Registry
-from assistant.retrieval import HybridRetriever, LangChainRetriever
+from assistant.index.ingest import Ingestor, IngestReport
+from assistant.index.registry import Registry
+from assistant.index.search_index import SearchIndex
+from assistant.index.vectorstore import ChromaVectorStore, VectorStoreUnavailable
+from assistant.language.lexicon import Lexicon
+from assistant.retrieval.hybrid import HybridRetriever, LangChainRetriever
 from assistant.schema import Answer, Citation
-from assistant.search_index import SearchIndex
 from assistant.settings import Settings
-from assistant.vectorstore import ChromaVectorStore, VectorStoreUnavailable
 
 log = logging.getLogger(__name__)
 

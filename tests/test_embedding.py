@@ -179,7 +179,7 @@ def test_bf16_and_fp32_give_interchangeable_vectors(embedder, kind):
 def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed):
     """Questions go through the exported graph; its vectors must be torch's (fp32), windows and all
     — exactly for the fp32 graph, closely for the int8 one (the default)."""
-    from assistant.onnx_query import OnnxQueryEncoder
+    from assistant.embedding.onnx_query import OnnxQueryEncoder
 
     assert embedder.query_encoder is not None and not embedder.query_encoder.int8  # fp32 by default
     texts = [*AGREEMENT_TEXTS, "", "惠水"]
@@ -199,7 +199,7 @@ def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed)
 
 
 def test_onnx_file_is_rebuilt_when_damaged_and_can_be_turned_off(embedder, model_settings, tmp_path):
-    from assistant.onnx_query import OnnxQueryEncoder
+    from assistant.embedding.onnx_query import OnnxQueryEncoder
 
     path = embedder.query_encoder.path  # the fp32 graph
     copy = tmp_path / "onnx"

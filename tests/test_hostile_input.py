@@ -33,7 +33,7 @@ from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from assistant.core import Assistant, QuestionError
-from assistant.registry import Registry
+from assistant.index.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "reply-616-guiyang.txt"
@@ -416,7 +416,7 @@ def road_assistant(tmp_path_factory, seed_settings, embedder, text: str) -> Assi
     (folder / f"{INJECTED_ID}.txt").write_text(text, encoding="utf-8")
     settings = seed_settings.with_overrides(data_dir=tmp_path_factory.mktemp("road-data"))
     assistant = Assistant(settings, embedder)
-    assert not assistant.ingest([folder]).failed
+    assert not assistant.index.ingest([folder]).failed
     return assistant
 
 

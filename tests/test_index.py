@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.ingest import Ingestor
-from assistant.registry import Registry
-from assistant.vectorstore import ChromaVectorStore
+from assistant.index.ingest import Ingestor
+from assistant.index.registry import Registry
+from assistant.index.vectorstore import ChromaVectorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "reply-616-guiyang.txt"
@@ -175,7 +175,7 @@ def test_vector_store_queries_run_side_by_side_and_reopen_waits(tmp_path, model_
 
 
 def test_changed_dictionaries_retokenise_the_index_without_re_embedding(tmp_path, model_settings, embedder):
-    from assistant.lexicon import RESOURCES_DIR, Lexicon
+    from assistant.language.lexicon import RESOURCES_DIR, Lexicon
 
     resources = tmp_path / "resources"
     shutil.copytree(RESOURCES_DIR, resources)

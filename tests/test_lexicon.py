@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.lexicon import (
+from assistant.language.lexicon import (
     AMBIGUOUS_PLACES,
     PLACE_CLUSTERS,
     RESOURCES_DIR,

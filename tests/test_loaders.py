@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.loaders import (
+from assistant.reading.loaders import (
     MAX_FILE_BYTES,
     SUPPORTED_SUFFIXES,
     LoadError,
@@ -19,7 +19,7 @@ from assistant.loaders import (
     load_file,
     slugify,
 )
-from assistant.parser import parse_reply
+from assistant.reading.parser import parse_reply
 
 SEED = Path(__file__).resolve().parents[1] / "corpus" / "reply-616-guiyang.txt"
 CJK_FONT = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")

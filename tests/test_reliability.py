@@ -38,9 +38,9 @@ import pytest
 import servers
 
 from assistant.embedding import SAME_TEXT_MIN_COSINE, resolve_precision
-from assistant.ingest import Ingestor
-from assistant.registry import Registry
-from assistant.vectorstore import ChromaVectorStore
+from assistant.index.ingest import Ingestor
+from assistant.index.registry import Registry
+from assistant.index.vectorstore import ChromaVectorStore
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "reply-616-guiyang.txt"
@@ -290,8 +290,8 @@ class IngestProcess:
 
 def version_hashes(folder: Path, settings) -> dict[str, str]:
     """doc id → the content hash ingestion computes for the files in ``folder``."""
-    from assistant.ingest import content_hash
-    from assistant.loaders import load_file
+    from assistant.index.ingest import content_hash
+    from assistant.reading.loaders import load_file
 
     return {raw.doc_id: content_hash(raw, settings) for f in sorted(folder.iterdir()) for raw in load_file(f)}
 
@@ -565,9 +565,9 @@ def versioned_reply(n: int) -> str:
 
 def version_texts(n: int, settings) -> set[str]:
     """The chunk texts version ``n`` is indexed as (parsed and chunked like ingestion does)."""
-    from assistant.chunking import chunk_document
-    from assistant.loaders import RawText
-    from assistant.parser import parse_reply
+    from assistant.reading.chunking import chunk_document
+    from assistant.reading.loaders import RawText
+    from assistant.reading.parser import parse_reply
 
     doc = parse_reply(RawText(doc_id=VERSIONED_ID, text=versioned_reply(n), source="x"))
     return {c.text for c in chunk_document(doc, max_chars=settings.max_chunk_chars)}
@@ -722,7 +722,7 @@ def test_chroma_server_outage_is_reported_and_recovers_without_restart(tmp_path,
             data_dir=tmp_path / "data", chroma_url=chroma.url,
             embedding_cache_path=TEST_CACHE / "reliability-embeddings.sqlite3")
         assistant = Assistant(settings, embedder)
-        assert not assistant.ingest([ROOT / "corpus"]).failed
+        assert not assistant.index.ingest([ROOT / "corpus"]).failed
         with LiveServer(assistant, rate_limit_per_minute=100_000) as live, \
                 httpx.Client(base_url=live.url, timeout=60) as client:
             assert client.get("/readyz").status_code == 200

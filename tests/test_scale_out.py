@@ -50,8 +50,8 @@ def comparable(answer: dict) -> dict:
 
 
 def test_two_app_processes_share_one_chroma_server_and_answer_alike(tmp_path, chroma_server, model_settings):
+    from assistant.index.vectorstore import ChromaVectorStore
     from assistant.settings import Settings
-    from assistant.vectorstore import ChromaVectorStore
 
     data_dir = tmp_path / "shared-data"
     env = app_env(data_dir=data_dir, chroma_url=chroma_server, models_path=model_settings.models_dir,

@@ -4,7 +4,7 @@
               → the same e5 model (``Embedder.as_langchain()``) → langchain_chroma.Chroma.add_texts
     question  → Chroma.similarity_search(raw question, k)            (no rewriting, no refusal)
 
-It runs on the very documents our index holds — loaded with ``assistant.loaders`` exactly as
+It runs on the very documents our index holds — loaded with ``assistant.reading.loaders`` exactly as
 ``Ingestor`` loads them — so any difference in the scores comes from chunking and retrieval, not
 from the text. The collection lives in its own folder inside the evaluation data directory and is
 rebuilt only when its inputs change (a marker file keeps the hash of every chunk and the model).
@@ -54,7 +54,7 @@ def load_texts(paths: Iterable[Path], skipped: list[str] | None = None) -> Itera
     A file that cannot be read is skipped (and named in ``skipped``), as the ingest skips it: one
     bad file never stops the rest, and the ingest of our own index reports why.
     """
-    from assistant.loaders import LoadError, iter_files, iter_jsonl, load_file
+    from assistant.reading.loaders import LoadError, iter_files, iter_jsonl, load_file
 
     skipped = skipped if skipped is not None else []
     for file in iter_files([Path(p) for p in paths if Path(p).exists()]):

@@ -285,18 +285,18 @@ class _Outcome:
 
 def _build_index(cfg: Settings, inputs: list[Path], console):
     from assistant.core import Assistant
-    from assistant.ingest import Ingestor
+    from assistant.index.ingest import Ingestor
 
     console.print(f"[bold]索引 / indexing[/bold] {', '.join(map(str, inputs))} → {cfg.data_dir}")
     assistant = Assistant.from_settings(cfg)
     t = time.perf_counter()
-    report = assistant.ingest(inputs, prune=True, progress=_ingest_progress(console))
+    report = assistant.index.ingest(inputs, prune=True, progress=_ingest_progress(console))
     # The index must hold exactly these inputs: drop documents a --data-dir reused from another run.
     roots = [p.resolve() for p in inputs]
-    foreign = [d.doc_id for d in assistant.registry.documents()
+    foreign = [d.doc_id for d in assistant.index.registry.documents()
                if not any(_within(Path(_file_of(d.source)).resolve(), r) for r in roots)]
     if foreign:
-        Ingestor(cfg, assistant.embedder, assistant.registry, assistant.vectors, assistant.lexicon).remove(foreign)
+        Ingestor(cfg, assistant.embedder, assistant.index.registry, assistant.vectors, assistant.language.lexicon).remove(foreign)
         assistant.index.reload()
     for failure in report.failed:
         console.print(f"[yellow]未能导入 / not ingested: {failure.path}: {failure.error}[/yellow]")

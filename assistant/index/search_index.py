@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from assistant.keyword_index import KeywordIndex
-from assistant.registry import DocumentRecord, Registry
+from assistant.index.keyword_index import KeywordIndex
+from assistant.index.registry import DocumentRecord, Registry
+from assistant.index.vectorstore import ChromaVectorStore
 from assistant.schema import Chunk
 from assistant.settings import Settings
 from assistant.text import normalize_for_match
-from assistant.vectorstore import ChromaVectorStore
 
 
 @dataclass

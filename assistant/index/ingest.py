@@ -17,15 +17,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from assistant.chunking import chunk_document
 from assistant.embedding import Embedder, EmbeddingCache
-from assistant.lexicon import Lexicon
-from assistant.loaders import LoadError, RawText, iter_files, iter_jsonl, load_file
-from assistant.parser import parse_reply
-from assistant.registry import DocumentRecord, Registry
+from assistant.index.registry import DocumentRecord, Registry
+from assistant.index.vectorstore import ChromaVectorStore
+from assistant.language.lexicon import Lexicon
+from assistant.reading.chunking import chunk_document
+from assistant.reading.loaders import LoadError, RawText, iter_files, iter_jsonl, load_file
+from assistant.reading.parser import parse_reply
 from assistant.schema import Chunk
 from assistant.settings import Settings
-from assistant.vectorstore import ChromaVectorStore
 
 #: Bump when parsing or chunking changes, so that every document is re-chunked once.
 PIPELINE_VERSION = "1"

@@ -40,7 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.loaders import RawText
+from assistant.reading.loaders import RawText
 from assistant.schema import ReplyDocument, Section
 from assistant.text import split_sentences
 

@@ -15,7 +15,7 @@ from langchain_core.language_models import BaseChatModel
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
 
-PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 
 
 class LLMUnavailable(RuntimeError):

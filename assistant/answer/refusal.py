@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.retrieval import Retrieval
-from assistant.search_index import Snapshot
+from assistant.index.search_index import Snapshot
+from assistant.retrieval.hybrid import Retrieval
 
 MAX_TOPICS = 6
 _LABEL = re.compile(r"^\s*(?:[一二三四五六七八九十百]+、|[(（][一二三四五六七八九十\d]+[)）]|\d+[.．、])\s*")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from assistant.lexicon import Lexicon
-from assistant.retrieval import Retrieval, asked_facts, covered_by
+from assistant.language.lexicon import Lexicon
+from assistant.retrieval.hybrid import Retrieval, asked_facts, covered_by
 from assistant.schema import ScoredChunk
 from assistant.text import split_sentences
 

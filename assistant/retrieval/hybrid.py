@@ -26,9 +26,9 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from assistant.embedding import Embedder
-from assistant.lexicon import Lexicon
+from assistant.index.search_index import SearchIndex, Snapshot
+from assistant.language.lexicon import Lexicon
 from assistant.schema import ScoredChunk
-from assistant.search_index import SearchIndex, Snapshot
 from assistant.settings import Settings
 from assistant.text import split_sentences
 

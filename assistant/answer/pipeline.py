@@ -18,15 +18,15 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableLambda
 
-from assistant import refusal
-from assistant.citations import markers_in, supporting_spans, validate
-from assistant.extractive import extractive_answer
-from assistant.lexicon import Lexicon
-from assistant.llm import answer_prompt, rewrite_prompt
-from assistant.retrieval import HybridRetriever, Retrieval
-from assistant.rewrite import resolve_references, rewrite_deterministic
+from assistant.answer import refusal
+from assistant.answer.citations import markers_in, supporting_spans, validate
+from assistant.answer.extractive import extractive_answer
+from assistant.answer.llm import answer_prompt, rewrite_prompt
+from assistant.index.search_index import SearchIndex
+from assistant.language.lexicon import Lexicon
+from assistant.retrieval.hybrid import HybridRetriever, Retrieval
+from assistant.retrieval.rewrite import resolve_references, rewrite_deterministic
 from assistant.schema import Answer, Citation, ScoredChunk
-from assistant.search_index import SearchIndex
 from assistant.text import detect_language
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.lexicon import Lexicon
+from assistant.language.lexicon import Lexicon
 from assistant.text import detect_language
 
 # Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).

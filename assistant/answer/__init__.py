@@ -1,0 +1,1 @@
+"""Answer: the one answering pipeline, extractive and LLM answers, citation checks and refusals."""

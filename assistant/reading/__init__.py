@@ -1,0 +1,1 @@
+"""Reading: bytes → text → ReplyDocument (loaders, the reply parser, chunking into cited sections)."""

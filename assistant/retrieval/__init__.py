@@ -1,0 +1,1 @@
+"""Retrieval: follow-up rewriting, hybrid (keyword + vector) ranking and the relevance gate."""
