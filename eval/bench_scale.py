@@ -381,8 +381,8 @@ def cold_start(cfg: dict, work: Path, timeout: float) -> dict:
 
 def write_inputs(folder: Path, news: Path, n: int) -> dict:
     """A copy of ``corpus/`` and the first ``n`` news articles (``news-first-N.jsonl.gz``) in ``folder``."""
+    from assistant.evaluation.inputs import write_distractors
     from assistant.evaluation.naive import load_texts
-    from assistant.evaluation.runner import write_distractors
 
     shutil.copytree(ROOT / "corpus", folder / "corpus")
     if n > 0:
@@ -675,7 +675,7 @@ def parse_sizes(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.evaluation.runner import shared_data_dir
+    from assistant.evaluation.inputs import shared_data_dir
 
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -10,7 +10,6 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answer.citations import validate
 from assistant.answer.extractive import select_sentences
-from assistant.answer.pipeline import AnswerSteps
 from assistant.core import Assistant, QuestionError
 from assistant.retrieval.hybrid import answer_type_missing
 
@@ -293,11 +292,45 @@ def test_validate_flags_unsupported_and_uncited():
     assert validate("见[7]。加快推动城市群内土地市场一体化建设[1]", src).issues[0] == "invalid_marker:[7]"
 
 
-def test_chain_is_composed_of_runnables(seed_assistant):
-    from langchain_core.runnables import RunnableSequence
+def test_as_runnable_answers_like_ask(seed_assistant):
+    """LangChain users get the same answers through a runnable (invoke and batch)."""
+    runnable = seed_assistant.as_runnable()
+    follow_up = {"question": "What about taxes?", "history": [
+        {"role": "user", "content": EXAMPLE}, {"role": "assistant", "content": "……[1]"}]}
+    got = runnable.batch([{"question": EXAMPLE}, follow_up])
+    want = [seed_assistant.ask(EXAMPLE), seed_assistant.ask(follow_up["question"], follow_up["history"])]
+    assert [_without_timings(a.model_dump()) for a in got] == [_without_timings(a.model_dump()) for a in want]
 
-    assert isinstance(seed_assistant.steps.chain(), RunnableSequence)
-    assert isinstance(seed_assistant.steps, AnswerSteps)
+
+def _without_timings(answer: dict) -> dict:
+    return {k: v for k, v in answer.items() if k != "timings_ms"}
+
+
+def _question_sets() -> list[dict]:
+    import json
+
+    folder = Path(__file__).resolve().parent.parent / "eval" / "questions"
+    return [json.loads(line) for path in sorted(folder.glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_streamed_and_asked_answers_are_identical_on_every_question(seed_assistant):
+    """One pipeline: on every question of eval/questions (follow-ups with their history), the streamed
+    answer — its deltas, its sources, its final Answer — is byte for byte the asked one."""
+    import json
+
+    questions = _question_sets()
+    assert len(questions) > 100
+    for q in questions:
+        history = q.get("history") or []
+        asked = json.dumps(_without_timings(seed_assistant.ask(q["question"], history).model_dump()),
+                           ensure_ascii=False)
+        events = list(seed_assistant.stream(q["question"], history))
+        assert [k for k, _ in events if k != "delta"] == ["meta", "citations", "done"], q["id"]
+        done = events[-1][1]
+        assert json.dumps(_without_timings(done), ensure_ascii=False) == asked, q["id"]
+        assert events[0][1]["sources"] == done["sources"], q["id"]
+        assert "".join(d["text"] for k, d in events if k == "delta") == done["answer"], q["id"]
 
 
 def test_langchain_retriever(seed_assistant):

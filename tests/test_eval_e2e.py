@@ -10,14 +10,9 @@ import pytest
 
 from assistant.evaluation.metrics import contains_any
 from assistant.evaluation.report import metrics_table
-from assistant.evaluation.runner import (
-    QuestionFileError,
-    default_inputs,
-    input_key,
-    load_questions,
-    run_evaluation,
-    write_distractors,
-)
+from assistant.evaluation.inputs import default_inputs, input_key, write_distractors
+from assistant.evaluation.questions import QuestionFileError, load_questions
+from assistant.evaluation.runner import run_evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"

@@ -1,22 +1,22 @@
-"""The answering chain as composed LangChain runnables:
+"""The one answering pipeline: rewrite → retrieve → answer → validate citations → Answer.
 
-    rewrite → retrieve → answer → validate citations → Answer
-
-Each step is a small function over a state dict, wrapped in a ``RunnableLambda`` and chained with
-``_assign`` so the state accumulates (``RunnablePassthrough.assign`` would do the same through a
-thread pool on every call, which costs more than the steps themselves on a cached question). ``Assistant.ask`` invokes the chain;
-``Assistant.stream`` runs the same steps but streams the answer text as it is produced.
+:meth:`Pipeline.run` performs the steps once, in order, and yields what a streaming client sees:
+``meta`` (the standalone question and the ranked sources), ``delta`` (the answer text, piece by piece:
+an LLM's tokens as they arrive, an extractive answer line by line), ``citations`` and ``done`` (the
+:class:`Answer`). ``Assistant.ask`` is this stream drained and ``Assistant.stream`` is it sent on, so a
+streamed and a non-streamed answer to one question are the same answer. An unreachable vector store
+raises :class:`~assistant.errors.ServiceUnavailable` wherever it happens; the caller decides whether
+that is an exception (nothing sent yet) or an ``error`` event (a stream under way).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable, RunnableLambda
 
 from assistant.answer import refusal
 from assistant.answer.citations import markers_in, supporting_spans, validate
@@ -26,7 +26,7 @@ from assistant.index.search_index import SearchIndex
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
 from assistant.retrieval.rewrite import resolve_references, rewrite_deterministic
-from assistant.schema import Answer, Citation, ScoredChunk
+from assistant.schema import Answer, Citation
 from assistant.text import detect_language
 
 
@@ -40,8 +40,24 @@ class Draft:
     backend: str = "extractive"
 
 
-class AnswerSteps:
-    """The chain's steps, sharing the retriever, lexicon and (optional) chat model."""
+@dataclass
+class Turn:
+    """One question on its way through the pipeline; each step fills in its part."""
+
+    question: str
+    history: list[dict] = field(default_factory=list)
+    filters: dict | None = None
+    language: str = "zh"
+    timings: dict[str, float] = field(default_factory=dict)
+    own: str = ""  # what the user typed, references spelled out (follow-ups only)
+    standalone: str = ""
+    retrieval: Retrieval | None = None
+    sources: list[Citation] = field(default_factory=list)
+    draft: Draft | None = None
+
+
+class Pipeline:
+    """The steps, sharing the retriever, lexicon and (optional) chat model."""
 
     def __init__(self, retriever: HybridRetriever, index: SearchIndex, lexicon: Lexicon,
                  llm: BaseChatModel | None = None):
@@ -50,73 +66,86 @@ class AnswerSteps:
         self.lexicon = lexicon
         self.llm = llm
 
+    def run(self, question: str, history: list[dict] | None = None,
+            filters: dict | None = None) -> Iterator[tuple[str, Any]]:
+        """Events ``meta`` → ``delta``… → ``citations`` → ``done`` (payload: the :class:`Answer`).
+
+        ``question`` and ``history`` are already checked (``Assistant.check_input``)."""
+        started = time.perf_counter()
+        turn = Turn(question, history or [], filters or None, detect_language(question))
+        turn.standalone = self.rewrite(turn)
+        turn.retrieval = self.retrieve(turn)
+        turn.sources = [Citation.of(i, sc) for i, sc in enumerate(turn.retrieval.results, start=1)]
+        yield "meta", {"standalone_question": turn.standalone, "language": turn.language,
+                       "sources": [s.model_dump() for s in turn.sources]}
+        for piece in self.answer(turn):
+            yield "delta", {"text": piece}
+        answer = self.finalize(turn)
+        answer.timings_ms["total"] = _ms(started)
+        yield "citations", {"citations": [c.model_dump() for c in answer.citations], "refused": answer.refused}
+        yield "done", answer
+
     # ---- steps ---------------------------------------------------------------------------------
-    def rewrite(self, state: dict) -> str:
+    def rewrite(self, turn: Turn) -> str:
         t = time.perf_counter()
-        question, history = state["question"], state.get("history") or []
-        standalone = question
-        if history:
+        standalone = turn.question
+        if turn.history:
             # What the user asked, in their own words ("the last two" spelled out): what the
             # rewrite adds beyond these weighs less in retrieval.
-            state["own"] = resolve_references(question, history, self.lexicon)
+            turn.own = resolve_references(turn.question, turn.history, self.lexicon)
             if self.llm is not None:
-                standalone = self._llm_rewrite(question, history, state["language"]) or question
+                standalone = self._llm_rewrite(turn) or turn.question
             else:
-                standalone = rewrite_deterministic(question, history, self.lexicon)
-        state["timings"]["rewrite"] = _ms(t)
+                standalone = rewrite_deterministic(turn.question, turn.history, self.lexicon)
+        turn.timings["rewrite"] = _ms(t)
         return standalone
 
-    def retrieve(self, state: dict) -> Retrieval:
+    def retrieve(self, turn: Turn) -> Retrieval:
         t = time.perf_counter()
-        found = self.retriever.retrieve(state["standalone"], state.get("filters"),
-                                        history=state.get("history") or None, own=state.get("own") or state["question"])
-        state["timings"]["retrieve"] = _ms(t)
+        found = self.retriever.retrieve(turn.standalone, turn.filters, history=turn.history or None,
+                                        own=turn.own or turn.question)
+        turn.timings["retrieve"] = _ms(t)
         for key, value in found.timings_ms.items():
-            state["timings"][f"retrieve.{key}"] = value
+            turn.timings[f"retrieve.{key}"] = value
         return found
 
-    def answer(self, state: dict) -> Draft:
+    def answer(self, turn: Turn) -> Iterator[str]:
+        """The answer text piece by piece; leaves the :class:`Draft` in ``turn.draft``."""
         t = time.perf_counter()
-        try:
-            return self._answer(state)
-        finally:
-            state["timings"]["answer"] = _ms(t)
-
-    def _answer(self, state: dict) -> Draft:
-        found: Retrieval = state["retrieval"]
-        language = state["language"]
+        found = turn.retrieval
         if not found.relevant and self.retriever.settings.refuse:
-            return Draft(refusal.message(found, self.index.snapshot, language), refused=True)
-        if self.llm is not None:
-            text = _message_text(self.llm.invoke(answer_prompt(state["standalone"], found.results, language)))
-            return Draft(text, refused=refusal.is_llm_refusal(text), backend="llm")
-        return self._extractive(state)
+            turn.draft = self._refusal(turn)
+        elif self.llm is not None:
+            parts: list[str] = []
+            for chunk in self.llm.stream(answer_prompt(turn.standalone, found.results, turn.language)):
+                piece = _message_text(chunk)
+                if piece:
+                    parts.append(piece)
+                    yield piece
+            text = "".join(parts)
+            turn.draft = Draft(text, refused=refusal.is_llm_refusal(text), backend="llm")
+            turn.timings["answer"] = _ms(t)
+            return
+        else:
+            turn.draft = self._extractive(turn)
+        turn.timings["answer"] = _ms(t)
+        yield from _lines(turn.draft.text)
 
-    def _extractive(self, state: dict) -> Draft:
-        found: Retrieval = state["retrieval"]
-        ext = extractive_answer(found, self.lexicon, state["language"])
-        if not ext.selections:
-            return Draft(refusal.message(found, self.index.snapshot, state["language"]), refused=True)
-        return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})
-
-    def finalize(self, state: dict) -> Answer:
+    def finalize(self, turn: Turn) -> Answer:
         """Validate the citations (repairing or replacing an LLM answer) and build the Answer."""
         t = time.perf_counter()
-        draft: Draft = state["draft"]
-        found: Retrieval = state["retrieval"]
-        sources = found.results
+        draft, sources = turn.draft, turn.retrieval.results
         warnings: list[str] = []
         citations: list[Citation] = []
         if draft.refused and draft.backend == "llm":
             # A refusal skips the support check, so its words must be ours: an instruction hidden
             # in a source could otherwise dress its text up as "not covered, call …".
-            draft.text = refusal.message(found, self.index.snapshot, state["language"])
+            draft = self._refusal(turn)
         if not draft.refused:
             check = validate(draft.text, sources)
             if draft.backend == "llm" and not check.ok:
-                warnings.extend(check.issues)
-                warnings.append("replaced_by_extractive")
-                draft = self._extractive(state)
+                warnings.extend([*check.issues, "replaced_by_extractive"])
+                draft = self._extractive(turn)
                 check = validate(draft.text, sources)
             elif check.issues:
                 warnings.extend(check.issues)
@@ -127,67 +156,32 @@ class AnswerSteps:
             for n in cited:
                 spans = (draft.spans or {}).get(n) or check.support.get(n) or supporting_spans(
                     draft.text, sources[n - 1].chunk.text)
-                citations.append(_citation(n, sources[n - 1], spans))
-        state["timings"]["validate"] = _ms(t)
-        return Answer(
-            question=state["question"],
-            standalone_question=state["standalone"],
-            answer=draft.text,
-            refused=draft.refused,
-            language=state["language"],
-            citations=citations,
-            sources=[_citation(i, sc, []) for i, sc in enumerate(sources, start=1)],
-            warnings=warnings,
-            timings_ms=dict(state["timings"]),
-        )
-
-    # ---- composition ---------------------------------------------------------------------------
-    def chain(self) -> Runnable:
-        return (
-            _assign("standalone", self.rewrite)
-            | _assign("retrieval", self.retrieve)
-            | _assign("draft", self.answer)
-            | RunnableLambda(self.finalize)
-        )
-
-    def stream_answer(self, state: dict) -> Iterator[str]:
-        """The answer text piece by piece; sets state["draft"] when done."""
-        found: Retrieval = state["retrieval"]
-        relevant = found.relevant or not self.retriever.settings.refuse
-        if self.llm is not None and relevant:
-            t = time.perf_counter()
-            parts: list[str] = []
-            for chunk in self.llm.stream(answer_prompt(state["standalone"], found.results, state["language"])):
-                piece = _message_text(chunk)
-                if piece:
-                    parts.append(piece)
-                    yield piece
-            text = "".join(parts)
-            state["draft"] = Draft(text, refused=refusal.is_llm_refusal(text), backend="llm")
-            state["timings"]["answer"] = _ms(t)
-            return
-        draft = self.answer(state)
-        state["draft"] = draft
-        yield from _pieces(draft.text)
+                citations.append(Citation.of(n, sources[n - 1], spans))
+        turn.timings["validate"] = _ms(t)
+        return Answer(question=turn.question, standalone_question=turn.standalone, answer=draft.text,
+                      refused=draft.refused, language=turn.language, citations=citations,
+                      sources=turn.sources, warnings=warnings, timings_ms=dict(turn.timings))
 
     # ---- helpers -------------------------------------------------------------------------------
-    def _llm_rewrite(self, question: str, history: list[dict], language: str) -> str:
-        out = _message_text(self.llm.invoke(rewrite_prompt(question, history, language))).strip()
+    def _refusal(self, turn: Turn) -> Draft:
+        return Draft(refusal.message(turn.retrieval, self.index.snapshot, turn.language), refused=True)
+
+    def _extractive(self, turn: Turn) -> Draft:
+        ext = extractive_answer(turn.retrieval, self.lexicon, turn.language)
+        if not ext.selections:
+            return self._refusal(turn)
+        return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})
+
+    def _llm_rewrite(self, turn: Turn) -> str:
+        out = _message_text(self.llm.invoke(rewrite_prompt(turn.question, turn.history, turn.language))).strip()
         out = out.splitlines()[0].strip() if out else ""
         # A rewrite is a question, not an essay; fall back to the deterministic one otherwise.
-        if not out or len(out) > 4 * max(len(question), 60):
-            return rewrite_deterministic(question, history, self.lexicon)
+        if not out or len(out) > 4 * max(len(turn.question), 60):
+            return rewrite_deterministic(turn.question, turn.history, self.lexicon)
         return out
 
 
-def _citation(marker: int, sc: ScoredChunk, spans: list[tuple[int, int]]) -> Citation:
-    c = sc.chunk
-    return Citation(marker=marker, chunk_id=c.chunk_id, doc_id=c.doc_id, doc_title=c.doc_title,
-                    suggestion_no=c.suggestion_no, section=c.section, text=c.text,
-                    score=round(sc.score, 6), start=c.start, end=c.end, highlights=list(spans))
-
-
-def _pieces(text: str) -> Iterator[str]:
+def _lines(text: str) -> Iterator[str]:
     """Stream an already-known text line by line (keeps markers whole)."""
     lines = text.split("\n")
     for i, line in enumerate(lines):
@@ -203,16 +197,3 @@ def _message_text(message) -> str:
 
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
-
-
-def new_state(question: str, history: list[dict] | None, filters: dict | None) -> dict:
-    return {"question": question, "history": history or [], "filters": filters or None,
-            "language": detect_language(question), "timings": {}}
-
-
-def _assign(key: str, step: Callable[[dict], Any]) -> Runnable:
-    """A runnable that adds ``step(state)`` to the state under ``key`` (a named LCEL step)."""
-    def run(state: dict) -> dict:
-        return {**state, key: step(state)}
-
-    return RunnableLambda(run, name=getattr(step, "__name__", key))

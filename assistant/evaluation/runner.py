@@ -14,14 +14,20 @@ is never embedded again. The evaluation always uses the embedded Chroma store, e
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.evaluation.inputs import (
+    build_index,
+    default_inputs,
+    eval_settings,
+    input_key,
+    news_source,
+    write_distractors,
+)
 from assistant.evaluation.metrics import (
     Judged,
     breakdown,
@@ -32,158 +38,13 @@ from assistant.evaluation.metrics import (
     problems,
     summarize,
 )
+from assistant.evaluation.questions import EvalQuestion, load_questions
 from assistant.settings import Settings
 
 #: Breakdown keys: how questions are grouped in the report.
 GROUPS = ("language", "turn", "set")
 _FAILURE_PREVIEW = 60
 _FAILURE_SOURCES = 3
-
-
-class QuestionFileError(ValueError):
-    """A question file is malformed; the message names the file and line."""
-
-
-@dataclass
-class EvalQuestion:
-    """One line of a question file (see ARCHITECTURE.md, "Question file")."""
-
-    id: str
-    question: str
-    history: list[dict] = field(default_factory=list)
-    answerable: bool = True
-    sources_contain: list[str] = field(default_factory=list)
-    lang: str | None = None
-    set_name: str = ""
-
-    @property
-    def turn(self) -> str:
-        return "follow_up" if self.history else "single"
-
-
-# ---- inputs ------------------------------------------------------------------------------------
-def repo_root() -> Path:
-    """The project folder (holding ``corpus/``): the package's parent in a checkout, else the cwd."""
-    here = Path(__file__).resolve().parents[2]
-    return here if (here / "corpus").is_dir() else Path.cwd().resolve()
-
-
-def shared_data_dir(root: Path | None = None) -> Path:
-    """``../shared/data`` next to the project, where the work reports and the news set live."""
-    return (root or repo_root()).parent / "shared" / "data"
-
-
-def default_inputs(root: Path | None = None) -> list[Path]:
-    """``corpus/`` and the government work reports; a clear error when either is missing."""
-    root = root or repo_root()
-    corpus = root / "corpus"
-    reports = shared_data_dir(root) / "gov-work-reports"
-    for path, what in ((corpus, "the shipped replies"), (reports, "the government work reports")):
-        if not path.is_dir():
-            raise FileNotFoundError(
-                f"{path} ({what}; the default evaluation corpus — name other files with --corpus)")
-    return [corpus, reports]
-
-
-def news_source(root: Path | None = None) -> Path:
-    path = shared_data_dir(root) / "crud-news" / "news-20k.jsonl.gz"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} (the news articles used as distractors by --distractors)")
-    return path
-
-
-def input_key(inputs: Sequence[Path], distractors: int) -> str:
-    """Short hash of the resolved input list and N: the default evaluation data directory's name."""
-    payload = json.dumps({"inputs": sorted(str(Path(p).resolve()) for p in inputs), "distractors": distractors})
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
-
-
-def write_distractors(source: Path, directory: Path, n: int) -> Path:
-    """The first ``n`` lines of the news set as ``news-first-N.jsonl.gz`` in ``directory`` (written once).
-
-    The file is written to a temporary name and renamed, so an interrupted run never leaves a
-    short file behind that a later run would trust.
-    """
-    target = directory / f"news-first-{n}.jsonl.gz"
-    if target.is_file():
-        return target
-    directory.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".partial")
-    written = 0
-    with gzip.open(source, "rt", encoding="utf-8") as src, \
-            gzip.GzipFile(partial, "wb", mtime=0) as raw:
-        for line in src:
-            if written >= n:
-                break
-            if line.strip():
-                raw.write(line.rstrip("\n").encode("utf-8") + b"\n")
-                written += 1
-    partial.replace(target)
-    return target
-
-
-def eval_settings(base: Settings, data_dir: Path, k: int) -> Settings:
-    """The app's settings pointed at the evaluation data directory, sharing model and cache."""
-    data = base.model_dump()
-    data.update(
-        data_dir=Path(data_dir).resolve(),
-        models_path=Path(base.models_dir).resolve(),
-        embedding_cache_path=Path(base.embedding_cache_file).resolve(),
-        chroma_url=None,
-        top_k=k,
-    )
-    return Settings(**data)
-
-
-# ---- questions ---------------------------------------------------------------------------------
-def load_questions(path: Path) -> list[EvalQuestion]:
-    """Every question of a JSONL file, or of every ``*.jsonl`` file in a folder (each file is a set)."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(str(path))
-    files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-    if not files:
-        raise FileNotFoundError(f"{path} (no *.jsonl question file in this folder)")
-    questions: list[EvalQuestion] = []
-    for file in files:
-        questions.extend(_read_question_file(file))
-    ids = [q.id for q in questions]
-    duplicates = sorted({i for i in ids if ids.count(i) > 1})
-    if duplicates:
-        raise QuestionFileError(f"{path}: question ids are not unique: {', '.join(duplicates[:10])}")
-    return questions
-
-
-def _read_question_file(file: Path) -> list[EvalQuestion]:
-    out: list[EvalQuestion] = []
-    name = file.name.removesuffix(".jsonl")
-    for lineno, line in enumerate(file.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        where = f"{file}:{lineno}"
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise QuestionFileError(f"{where}: not valid JSON ({exc.msg})") from exc
-        if not isinstance(item, dict) or not isinstance(item.get("question"), str):
-            raise QuestionFileError(f"{where}: each line must be an object with a \"question\" string")
-        expected = item.get("expected") or {}
-        if not isinstance(expected, dict) or not isinstance(expected.get("answerable", True), bool):
-            raise QuestionFileError(f"{where}: \"expected\" must be an object with a boolean \"answerable\"")
-        phrases = expected.get("sources_contain") or []
-        if not isinstance(phrases, list) or not all(isinstance(p, str) for p in phrases):
-            raise QuestionFileError(f"{where}: \"sources_contain\" must be a list of strings")
-        answerable = expected.get("answerable", True)
-        if answerable and not any(normalize_for_match(p) for p in phrases):
-            raise QuestionFileError(f"{where}: an answerable question needs at least one sources_contain phrase")
-        history = item.get("history") or []
-        if not isinstance(history, list):
-            raise QuestionFileError(f"{where}: \"history\" must be a list of {{role, content}} messages")
-        out.append(EvalQuestion(
-            id=str(item.get("id") or f"{name}-{lineno}"), question=item["question"], history=history,
-            answerable=answerable, sources_contain=phrases, lang=item.get("lang") or None, set_name=name,
-        ))
-    return out
 
 
 # ---- the run -----------------------------------------------------------------------------------
@@ -211,27 +72,14 @@ def run_evaluation(
     from rich.console import Console
 
     console = console or Console(stderr=True, quiet=True)
-    if baseline not in (None, "naive"):
-        raise ValueError(f"unknown baseline {baseline!r}: the only baseline is 'naive'")
-    if not 1 <= k <= 50:
-        raise ValueError("k must be between 1 and 50")
-    if distractors < 0:
-        raise ValueError("the number of distractors cannot be negative")
+    _check_arguments(baseline, k, distractors)
     questions = load_questions(Path(questions_path))
     base = settings or Settings()
-    inputs = [Path(p) for p in corpus] if corpus else default_inputs()
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise FileNotFoundError(", ".join(missing))
-    news = news_source() if distractors else None
-    directory = Path(data_dir) if data_dir else Path(base.data_dir) / "eval" / input_key(inputs, distractors)
-    directory = directory.resolve()
-    if news is not None:
-        inputs = inputs + [write_distractors(news, directory, distractors)]
+    inputs, directory = _inputs_and_directory(base, corpus, distractors, data_dir)
     cfg = eval_settings(base, directory, k)
     started = time.perf_counter()
 
-    assistant, index_info = _build_index(cfg, inputs, console)
+    assistant, index_info = build_index(cfg, inputs, console)
     console.print(f"[bold]提问 / asking[/bold] {len(questions)} questions (k={k})")
     ours_started = time.perf_counter()
     ours = _run_ours(assistant, questions, out, console)
@@ -244,13 +92,7 @@ def run_evaluation(
 
     metrics = {
         "k": k,
-        "questions": {
-            "path": str(Path(questions_path)),
-            "sets": sorted({q.set_name for q in questions}),
-            "count": len(questions),
-            "answerable": sum(q.answerable for q in questions),
-            "follow_up": sum(bool(q.history) for q in questions),
-        },
+        "questions": _questions_block(Path(questions_path), questions),
         "ours": _system_block(ours, k),
         "index": {
             "data_dir": str(directory),
@@ -274,6 +116,36 @@ def run_evaluation(
     return metrics
 
 
+def _check_arguments(baseline: str | None, k: int, distractors: int) -> None:
+    if baseline not in (None, "naive"):
+        raise ValueError(f"unknown baseline {baseline!r}: the only baseline is 'naive'")
+    if not 1 <= k <= 50:
+        raise ValueError("k must be between 1 and 50")
+    if distractors < 0:
+        raise ValueError("the number of distractors cannot be negative")
+
+
+def _inputs_and_directory(base: Settings, corpus: Sequence[Path] | None, distractors: int,
+                          data_dir: Path | None) -> tuple[list[Path], Path]:
+    """The files to index (the first ``distractors`` news articles written next to the index) and the
+    evaluation's own data directory."""
+    inputs = [Path(p) for p in corpus] if corpus else default_inputs()
+    missing = [str(p) for p in inputs if not p.exists()]
+    if missing:
+        raise FileNotFoundError(", ".join(missing))
+    directory = Path(data_dir) if data_dir else Path(base.data_dir) / "eval" / input_key(inputs, distractors)
+    directory = directory.resolve()
+    if distractors:
+        inputs = inputs + [write_distractors(news_source(), directory, distractors)]
+    return inputs, directory
+
+
+def _questions_block(path: Path, questions: list[EvalQuestion]) -> dict:
+    return {"path": str(path), "sets": sorted({q.set_name for q in questions}), "count": len(questions),
+            "answerable": sum(q.answerable for q in questions),
+            "follow_up": sum(bool(q.history) for q in questions)}
+
+
 @dataclass
 class _Outcome:
     """A question, what the system returned (Answer JSON shape), and its judgement."""
@@ -281,56 +153,6 @@ class _Outcome:
     question: EvalQuestion
     answer: dict
     judged: Judged
-
-
-def _build_index(cfg: Settings, inputs: list[Path], console):
-    from assistant.core import Assistant
-    from assistant.index.ingest import Ingestor
-
-    console.print(f"[bold]索引 / indexing[/bold] {', '.join(map(str, inputs))} → {cfg.data_dir}")
-    assistant = Assistant.from_settings(cfg)
-    t = time.perf_counter()
-    report = assistant.ingest(inputs, prune=True, progress=_ingest_progress(console))
-    # The index must hold exactly these inputs: drop documents a --data-dir reused from another run.
-    roots = [p.resolve() for p in inputs]
-    foreign = [d.doc_id for d in assistant.registry.documents()
-               if not any(_within(Path(_file_of(d.source)).resolve(), r) for r in roots)]
-    if foreign:
-        Ingestor(cfg, assistant.embedder, assistant.registry, assistant.vectors, assistant.lexicon).remove(foreign)
-        assistant.index.reload()
-    for failure in report.failed:
-        console.print(f"[yellow]未能导入 / not ingested: {failure.path}: {failure.error}[/yellow]")
-    snapshot = assistant.index.snapshot
-    console.print(f"  {len(snapshot.documents)} documents, {len(snapshot.chunks)} chunks "
-                  f"({report.chunks_embedded} embedded now, {time.perf_counter() - t:.1f} s)")
-    return assistant, {
-        "documents": len(snapshot.documents),
-        "chunks": len(snapshot.chunks),
-        "ingest": {**report.to_json(), "foreign_removed": len(foreign)},
-    }
-
-
-def _ingest_progress(console):
-    counts = {"document": 0, "embedded": 0}
-    last = [time.perf_counter()]
-
-    def progress(event: str, n: int) -> None:
-        if event in counts:
-            counts[event] += n
-        if time.perf_counter() - last[0] >= 10:
-            last[0] = time.perf_counter()
-            console.print(f"  … {counts['document']} documents, {counts['embedded']} chunks embedded")
-
-    return progress
-
-
-def _file_of(source: str) -> str:
-    head, sep, tail = source.rpartition("#")
-    return head if sep and tail.isdigit() else source
-
-
-def _within(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
 
 
 def _groups(q: EvalQuestion, language: str) -> dict[str, str]:

@@ -85,13 +85,20 @@ class SearchIndex:
         self.registry = registry or Registry(settings.registry_path)
         self.vectors = vectors or ChromaVectorStore(settings)
         self.refresh_interval_s = refresh_interval_s
-        self._snapshot = Snapshot.load(self.registry)
+        # Loaded on first use: an ingest through the Assistant never needs the keyword matrix.
+        self._snapshot: Snapshot | None = None
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
 
     @property
     def snapshot(self) -> Snapshot:
         """The current snapshot; checks (cheaply, at most every few seconds) for a newer one."""
+        if self._snapshot is None:
+            with self._reloading:
+                if self._snapshot is None:
+                    self._snapshot = Snapshot.load(self.registry)
+                    self._checked_at = time.monotonic()
+            return self._snapshot
         now = time.monotonic()
         if now - self._checked_at >= self.refresh_interval_s:
             self._checked_at = now
@@ -104,9 +111,11 @@ class SearchIndex:
         return self._snapshot
 
     def reload(self) -> None:
-        """Reload now (blocking), e.g. right after this process ingested."""
+        """Reload now (blocking), e.g. right after this process ingested (a snapshot never loaded
+        stays unloaded: the first use loads the current one)."""
         with self._reloading:
-            self._snapshot = Snapshot.load(self.registry)
+            if self._snapshot is not None:
+                self._snapshot = Snapshot.load(self.registry)
 
     def _reload(self) -> None:
         """Another process changed the index: new registry snapshot, and an embedded vector store

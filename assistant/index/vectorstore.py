@@ -15,14 +15,16 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from assistant.errors import ServiceUnavailable
 from assistant.schema import Chunk
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class VectorStoreUnavailable(RuntimeError):
-    """The Chroma server cannot be reached (or the embedded store cannot be opened)."""
+class VectorStoreUnavailable(ServiceUnavailable):
+    """The Chroma server cannot be reached (or the embedded store cannot be opened): a service that is
+    unavailable, reported as such by every surface without being wrapped again."""
 
 
 def _chroma_client(settings: Settings):
