@@ -23,10 +23,9 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from assistant.embedding.cache import EmbeddingCache
+from assistant.embedding.convert import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX
 from assistant.embedding.prepare import (
     E5_FOLDER_NAME,
-    E5_PASSAGE_PREFIX,
-    E5_QUERY_PREFIX,
     ModelUnavailableError,
     folder_fingerprint,
     is_e5_name,
