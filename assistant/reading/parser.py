@@ -41,10 +41,11 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.reading.loaders import RawText
+from assistant.reading.numbers import normalize_suggestion_no, suggestion_numbers
 from assistant.schema import ReplyDocument, Section
 from assistant.text import split_sentences
 
-__all__ = ["FIELD_ALIASES", "chinese_number", "normalize_suggestion_no", "parse_reply"]
+__all__ = ["FIELD_ALIASES", "chinese_number", "parse_reply"]
 
 # ---- header fields ----------------------------------------------------------------------------------
 
@@ -117,8 +118,6 @@ _SIGNATURE_LINE = re.compile(
 )
 _ADDRESSEE_WORDS = re.compile(r"代表|委员|同志|先生|女士|老师|您好")
 _NOT_ADDRESSEE = re.compile(r"如下|答复|回复|情况|意见|建议")
-_SUGGESTION_NO = re.compile(r"第?[ \u3000]*(\d{1,6})[ \u3000]*号")
-_TITLE_NO = re.compile(r"第[ \u3000]*(\d{1,6})[ \u3000]*号")
 _SESSION = re.compile(
     r"((?:全国|省|市|州|区|县|自治区)?(?:第)?[一二三四五六七八九十]{1,3}届(?:全国)?(?:人大|人民代表大会|政协)?"
     r"(?:常委会)?(?:第)?[一二三四五六七八九十]{1,3}次(?:全体)?会议)"
@@ -144,15 +143,6 @@ def chinese_number(text: str) -> int:
         else:
             return 0
     return total + current
-
-
-def normalize_suggestion_no(value: str) -> str:
-    """``"616"``, ``"616号"``, ``"第 616 号"``, ``"第０６１６号"`` → ``"第616号"`` ("" if no number)."""
-    import unicodedata
-
-    value = unicodedata.normalize("NFKC", value)
-    match = _SUGGESTION_NO.search(value) or re.search(r"(\d{1,6})", value)
-    return f"第{int(match.group(1))}号" if match else ""
 
 
 # ---- lines --------------------------------------------------------------------------------------------
@@ -517,9 +507,9 @@ def _fill_header_attributes(doc: ReplyDocument, fields: dict[str, str], addresse
     doc.co_units = fields.get("会办单位", "")
     doc.suggestion_no = normalize_suggestion_no(fields.get("建议提案编号", ""))
     if not doc.suggestion_no:
-        match = _TITLE_NO.search(doc.title)
-        if match and re.search(r"建议|提案|议案", doc.title):
-            doc.suggestion_no = f"第{int(match.group(1))}号"
+        named = suggestion_numbers(doc.title)
+        if named and re.search(r"建议|提案|议案", doc.title):
+            doc.suggestion_no = named[0]
     if not doc.session:
         match = _SESSION.search(doc.title)
         if match and re.search(r"建议|提案|议案", doc.title):
