@@ -132,3 +132,23 @@ def test_a_filter_on_an_unknown_number_finds_nothing(seed_assistant, number):
     assert seed_assistant.search(question, filters={"suggestion_no": number}) == []
     answer = seed_assistant.ask(question, filters={"suggestion_no": number})
     assert answer.refused and "第617号" in answer.answer and not answer.citations
+
+
+def test_the_http_api_reads_the_number_in_any_spelling(seed_assistant):
+    import httpx
+    from servers import ThreadedServer, free_port
+
+    from assistant.web.app import create_app
+
+    settings = seed_assistant.settings.with_overrides(port=free_port())
+    with ThreadedServer(create_app(settings, seed_assistant), settings.port) as live, \
+            httpx.Client(base_url=live.url, timeout=60) as client:
+        found = client.get("/api/search", params={"q": "联动发展保障机制包括哪些内容？", "suggestion_no": "0616"})
+        assert found.status_code == 200, found.text
+        assert found.json()["results"] and {r["doc_id"] for r in found.json()["results"]} == {SEED_ID}
+        chat = client.post("/api/chat", json={"question": "第６１６号建议是谁提出的？"})
+        assert chat.status_code == 200, chat.text
+        assert not chat.json()["refused"] and "凌毅" in chat.json()["answer"]
+        filtered = client.post("/api/chat", json={"question": "联动发展保障机制包括哪些内容？",
+                                                  "filters": {"suggestion_no": "第0616号"}})
+        assert filtered.status_code == 200 and {c["doc_id"] for c in filtered.json()["citations"]} == {SEED_ID}
