@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.reading.loaders import RawText, load_file
-from assistant.reading.parser import chinese_number, normalize_suggestion_no, parse_reply
+from assistant.reading.numbers import normalize_suggestion_no
+from assistant.reading.parser import chinese_number, parse_reply
 from assistant.schema import ReplyDocument, Section
 
 ROOT = Path(__file__).resolve().parents[1]

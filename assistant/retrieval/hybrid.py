@@ -28,11 +28,11 @@ from pydantic import ConfigDict
 from assistant.embedding import Embedder
 from assistant.index.search_index import SearchIndex, Snapshot
 from assistant.language.lexicon import Lexicon
+from assistant.reading.numbers import normalize_suggestion_no, suggestion_numbers
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
 from assistant.text import split_sentences
 
-_NUMBER = re.compile(r"第\s*(\d+)\s*号")
 _PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|州|自治区|自治州)$")
 _YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
 _YEAR_TOKEN = re.compile(r"\d+年?")  # a question's year or number as a token: not its subject
@@ -266,10 +266,12 @@ class HybridRetriever:
         doc_ids: list[str] | None = list(filters.get("doc_ids") or []) or None
         number = filters.get("suggestion_no")
         if number:
-            wanted = snap.by_number.get(_normalise_number(number), [])
+            named = normalize_suggestion_no(number)
+            wanted = snap.by_number.get(named, [])
+            if not wanted:  # refused like a question naming it, rather than searching everything
+                return None, named or str(number)
             doc_ids = [d for d in (doc_ids or wanted) if d in wanted]
-        for match in _NUMBER.finditer(question):
-            named = f"第{match.group(1)}号"
+        for named in suggestion_numbers(question):
             found = snap.by_number.get(named)
             if not found:
                 return None, named
@@ -310,8 +312,8 @@ class HybridRetriever:
         turns, else those that best answer the previous question (its vector is usually cached)."""
         recent = [t.get("content") or "" for t in history[-2:]]
         out: dict[str, float] = {}
-        for match in _NUMBER.finditer("\n".join(recent)):
-            for doc_id in snap.by_number.get(f"第{match.group(1)}号", []):
+        for number in suggestion_numbers("\n".join(recent)):
+            for doc_id in snap.by_number.get(number, []):
                 out[doc_id] = 1.0
         if out:
             return {d: w for d, w in out.items() if not doc_ids or d in doc_ids}
@@ -500,11 +502,6 @@ def _coverage(snap: Snapshot, chunk_ids: list[str],
         return np.zeros(len(chunk_ids))
     held = snap.keyword.contains([group for group, _ in concepts], chunk_ids)
     return np.asarray([w for _, w in concepts]) @ held / total
-
-
-def _normalise_number(value: str) -> str:
-    m = re.search(r"\d+", value)
-    return f"第{m.group(0)}号" if m else value
 
 
 def _ms(t0: float) -> float:

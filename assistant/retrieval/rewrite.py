@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from assistant.language.lexicon import Lexicon
+from assistant.reading.numbers import suggestion_numbers
 from assistant.text import detect_language
 
 # Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).
@@ -37,7 +38,6 @@ _GENERIC = {
     "more", "detail", "details", "specifically", "specific", "measures", "explain", "elaborate", "point",
     "second", "first", "third", "tell", "done", "do", "does", "else",
 }
-_NUMBER = re.compile(r"第\s*\d+\s*号")
 # English words for the document itself: every question is about the reply, none is its topic.
 _ABOUT_THE_REPLY = {"reply", "replies", "suggestion", "suggestions", "proposal", "proposals", "answer", "response"}
 
@@ -75,9 +75,10 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
     own_aspects = {t for t in lexicon.query_terms(question)
                    if t not in _GENERIC and not lexicon.canonical_place(t)}
     carried: list[str] = []
+    own_numbers = suggestion_numbers(question)
     for turn in reversed(previous[-3:]):
-        for number in _NUMBER.findall(turn):
-            if number not in question and number not in carried:
+        for number in suggestion_numbers(turn):
+            if number not in own_numbers and number not in carried:
                 carried.append(number)
     # The follow-up replaces what it names and inherits the rest: "那长顺呢？" keeps the aspect of
     # the last turn, "那土地方面呢？" its place, "第二点具体怎么做？" both. The topic words of the last
