@@ -19,7 +19,8 @@ from assistant.index.registry import Registry
 from assistant.index.search_index import SearchIndex
 from assistant.index.vectorstore import ChromaVectorStore, VectorStoreUnavailable
 from assistant.language.lexicon import Lexicon
-from assistant.retrieval.hybrid import HybridRetriever, LangChainRetriever
+from assistant.retrieval.hybrid import HybridRetriever
+from assistant.retrieval.langchain import LangChainRetriever
 from assistant.schema import Answer, Citation
 from assistant.settings import Settings
 
@@ -171,8 +172,9 @@ class Assistant:
             raise ServiceUnavailable(str(exc)) from exc
         return [_citation(i, sc, []) for i, sc in enumerate(found.results, start=1)]
 
-    def as_retriever(self, filters: dict | None = None) -> LangChainRetriever:
-        return LangChainRetriever(hybrid=self.retriever, filters=filters)
+    def as_retriever(self, filters: dict | None = None, k: int | None = None) -> LangChainRetriever:
+        """This assistant's retrieval as a LangChain retriever (``k`` documents; None: ``top_k``)."""
+        return LangChainRetriever(hybrid=self.retriever, filters=filters, k=k)
 
     def documents(self) -> list[dict]:
         return [d.as_dict() for d in self.index.snapshot.documents.values()]
