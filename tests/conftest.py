@@ -86,3 +86,11 @@ def browser():
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lexicon():
+    """The real Lexicon over the shipped resources (dictionaries, places, glossary): no model needed."""
+    from assistant.language.lexicon import Lexicon
+
+    return Lexicon.default()
