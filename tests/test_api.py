@@ -2,8 +2,8 @@
 
 Each app is the one users get (``assistant.web.app.create_app``: API + widget + security +
 Gradio page); only its ``Settings`` differ (small rate limit, allowlist, empty data dir).
-The corpus is ``corpus/`` plus one probe reply whose text carries an HTML/JS payload (the
-browser tests ask about it; here it just sits in the index).
+The corpus is ``corpus/`` plus the probe replies of ``tests/fixtures/replies``, whose text carries
+HTML/JS payloads (the browser tests ask about them; here they just sit in the index).
 """
 
 from __future__ import annotations
@@ -11,106 +11,15 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
-import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
-from servers import ThreadedServer, free_port
+from helpers import HUISHUI, LiveServer, build_assistant, parse_sse
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
-HUISHUI = "惠水的土地政策有哪些？"
 ALLOWED_ORIGIN = "http://allowed.example"
 SECRET = "sk-test-never-sent-to-browsers-7f3a"
-
-XSS_IMG = "<img src=x onerror=alert(1)>"
-XSS_SCRIPT = "<script>alert(1)</script>"
-XSS_QUESTION = "政务网站跨站脚本演练使用的样例文本是什么？"
-XSS_REPLY = f"""贵阳市大数据发展管理局关于市十五届人大三次会议第9999号代表建议的答复
-代表提案者: 安全测试
-会议届次: 市十五届人大三次会议
-建议提案标题: 关于加强政务网站跨站脚本演练的建议
-建议提案编号: 第9999号
-主办单位: 贵阳市大数据发展管理局
-会办单位: 贵阳市委网信办
-复文标题: 贵阳市大数据发展管理局关于市十五届人大三次会议第9999号代表建议的答复
-答复内容:
-安全测试代表:
-您提出的《关于加强政务网站跨站脚本演练的建议》收悉。现将办理情况答复如下:
-一、关于政务网站跨站脚本演练
-一是开展政务网站跨站脚本演练。演练使用的样例文本为{XSS_IMG}和{XSS_SCRIPT},这些样例文本在政务网站页面上应当按原样显示为文字,不得被浏览器执行。二是每季度复查一次跨站脚本演练结果。
-二、关于演练情况通报
-每季度向各区(市、县)通报政务网站安全演练情况。
-衷心感谢您对政务网站安全工作的关心和支持!
-"""
-
-
-# --------------------------------------------------------------------------------------------
-# Helpers shared with the browser tests
-# --------------------------------------------------------------------------------------------
-
-
-def write_corpus(folder: Path) -> Path:
-    """``corpus/`` plus the probe reply, in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in CORPUS.iterdir():
-        if path.is_file():
-            shutil.copy(path, folder / path.name)
-    (folder / "reply-9999-xss-probe.txt").write_text(XSS_REPLY, encoding="utf-8")
-    return folder
-
-
-def build_assistant(tmp_path_factory, model_settings, ingest: bool = True):
-    """A real Assistant in a fresh data dir; ingests the corpus unless ``ingest`` is false.
-
-    The embedding cache is shared by every data dir of the session, so a second ingestion of
-    the same text embeds nothing.
-    """
-    from assistant.core import Assistant
-
-    work = tmp_path_factory.mktemp("api")
-    settings = model_settings.with_overrides(
-        data_dir=work / "data", models_path=model_settings.models_dir,
-        embedding_cache_path=tmp_path_factory.getbasetemp() / "api-embeddings.sqlite3")
-    assistant = Assistant.from_settings(settings)
-    if ingest:
-        report = assistant.ingest([write_corpus(work / "corpus")])
-        assert not report.failed, report.failed
-    return assistant
-
-
-class LiveServer(ThreadedServer):
-    """``create_app(settings, assistant)`` served by uvicorn in a thread on 127.0.0.1."""
-
-    def __init__(self, assistant, port: int | None = None, **overrides):
-        from assistant.web.app import create_app
-
-        port = port or free_port()
-        self.settings = assistant.settings.with_overrides(port=port, **overrides)
-        self.app = create_app(self.settings, assistant)
-        super().__init__(self.app, port)
-
-
-def parse_sse(text: str) -> list[tuple[str, dict]]:
-    """``event:``/``data:`` blocks → ``[(event, data)]``; comment lines (heartbeats) skipped."""
-    events = []
-    for block in text.replace("\r\n", "\n").split("\n\n"):
-        name, data = "message", []
-        for line in block.split("\n"):
-            if not line or line.startswith(":"):
-                continue
-            field, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if field == "event":
-                name = value
-            elif field == "data":
-                data.append(value)
-        if data:
-            events.append((name, json.loads("\n".join(data))))
-    return events
 
 
 # --------------------------------------------------------------------------------------------

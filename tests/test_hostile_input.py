@@ -284,7 +284,7 @@ def test_hostile_histories_through_the_assistant(seed_assistant, label, history)
 
 @pytest.fixture(scope="module")
 def live(seed_assistant):
-    from test_api import LiveServer
+    from helpers import LiveServer
 
     with LiveServer(seed_assistant, rate_limit_per_minute=100_000) as server:
         yield server
@@ -306,7 +306,7 @@ def check_http(response: httpx.Response, stream: bool) -> str:
         check_polite(error["message"])
         return f"{response.status_code}:{error['code']}"
     if stream:
-        from test_api import parse_sse
+        from helpers import parse_sse
 
         assert response.headers["content-type"].startswith("text/event-stream")
         events = parse_sse(response.text)

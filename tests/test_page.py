@@ -1,80 +1,28 @@
 """The Gradio chat page: its HTML rendering (escaping, highlights, history) and a real round trip.
 
 The round trip serves the page with uvicorn on 127.0.0.1 over the real ``Assistant`` on the shipped
-corpus (plus one reply whose text carries an XSS payload) and calls the chat endpoint with
-``gradio_client``, as any API client of the page would.
+corpus (plus the probe replies of tests/fixtures/replies, whose text carries XSS payloads) and calls
+the chat endpoint with ``gradio_client``, as any API client of the page would.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from servers import ThreadedServer, free_port
+from helpers import HUISHUI, XSS_IMG, XSS_SCRIPT, PageServer, build_assistant
+from helpers import PAGE_XSS_QUESTION as XSS_QUESTION
+from servers import free_port
 
 # Belt and braces: the page already builds its Blocks with analytics off.
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-ROOT = Path(__file__).resolve().parent.parent
-CORPUS = ROOT / "corpus"
-HUISHUI = "惠水的土地政策有哪些？"
-XSS_QUESTION = "白云区垃圾分类投放点怎么建设？"
-XSS_IMG = "<img src=x onerror=alert(1)>"
-XSS_SCRIPT = "<script>alert(2)</script>"
-
-#: A reply in the shipped format whose title and text carry markup that must stay text.
-XSS_REPLY = f"""贵阳市白云区人民政府关于第999号代表建议的答复<b>测试</b>
-代表提案者: 王测试{XSS_IMG}
-会议届次: 市十五届人大三次会议
-建议提案标题: 关于加强白云区垃圾分类工作的建议
-建议提案编号: 第999号
-主办单位: 贵阳市白云区人民政府
-会办单位: 贵阳市城市管理局
-复文标题: 贵阳市白云区人民政府关于第999号代表建议的答复<b>测试</b>
-答复内容:
-王测试代表:
-您提出的《关于加强白云区垃圾分类工作的建议》收悉。现将办理情况答复如下:
-一、关于垃圾分类设施建设
-一是在白云区各街道增设垃圾分类投放点{XSS_IMG},并为每个投放点配备分类督导员。二是对厨余垃圾实行定时定点收运{XSS_SCRIPT},推动厨余垃圾资源化利用。
-二、关于垃圾分类宣传教育
-一是开展垃圾分类进社区、进学校活动,发放垃圾分类宣传手册。二是建立垃圾分类积分奖励制度。
-衷心感谢您对白云区工作的关心和支持。
-"""
-
 
 # --------------------------------------------------------------------------------------------
-# Helpers shared with test_page_browser.py
+# Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def write_corpus(folder: Path) -> Path:
-    """The shipped corpus plus the XSS reply, in ``folder``."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for path in CORPUS.iterdir():
-        if path.is_file():
-            shutil.copy(path, folder / path.name)
-    (folder / "reply-999-xss-test.txt").write_text(XSS_REPLY, encoding="utf-8")
-    return folder
-
-
-def build_assistant(tmp_path_factory, model_settings, embedder):
-    """A real Assistant (extractive answers) over the corpus, in a fresh data directory."""
-    from assistant.core import Assistant
-
-    work = tmp_path_factory.mktemp("page")
-    settings = model_settings.with_overrides(
-        data_dir=work / "data",
-        # the embedding cache shared with the other tests: unchanged chunks are not re-embedded
-        embedding_cache_path=model_settings.models_dir.parent / "embeddings.sqlite3",
-    )
-    assistant = Assistant(settings, embedder)
-    report = assistant.ingest([write_corpus(work / "corpus")])
-    assert not report.failed, report.failed
-    return assistant
 
 
 def page_only_app(assistant):
@@ -85,14 +33,6 @@ def page_only_app(assistant):
     from assistant.web.page import build_page
 
     return gr.mount_gradio_app(FastAPI(), build_page(assistant, assistant.settings), path="/")
-
-
-class PageServer(ThreadedServer):
-    """A FastAPI app served by uvicorn in a thread on 127.0.0.1 and a free port; ``url`` ends in "/"."""
-
-    def __init__(self, app):
-        super().__init__(app)
-        self.url += "/"
 
 
 def message_text(message: dict) -> str:

@@ -13,8 +13,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import HUISHUI, PageServer, build_assistant
+from helpers import PAGE_XSS_QUESTION as XSS_QUESTION
 from servers import CHROMIUM
-from test_page import HUISHUI, XSS_QUESTION, PageServer, build_assistant
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 BOT = '#chat [data-testid="bot"]'

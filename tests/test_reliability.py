@@ -711,8 +711,8 @@ def assert_polite_503(response, *words: str) -> str:
 @pytest.mark.timeout(600)
 def test_chroma_server_outage_is_reported_and_recovers_without_restart(tmp_path, model_settings, embedder):
     import httpx
+    from helpers import LiveServer
     from servers import ChromaServer
-    from test_api import LiveServer
 
     from assistant.core import Assistant
 

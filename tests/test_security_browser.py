@@ -103,7 +103,7 @@ FIND_INJECTED = """() => {
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory, seed_settings, embedder) -> Iterator[SimpleNamespace]:
-    from test_api import LiveServer
+    from helpers import LiveServer
 
     from assistant.core import Assistant
 
@@ -299,7 +299,7 @@ class FramingSite:
     """Another origin whose page frames the app's chat page and demo page."""
 
     def __init__(self, app_url: str):
-        from test_api import free_port
+        from servers import free_port
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"

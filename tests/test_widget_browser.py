@@ -20,8 +20,9 @@ from typing import Self
 from urllib.parse import urlsplit
 
 import pytest
-from servers import CHROMIUM
-from test_api import HUISHUI, XSS_IMG, XSS_QUESTION, XSS_SCRIPT, LiveServer, build_assistant, free_port
+from helpers import API_XSS_QUESTION as XSS_QUESTION
+from helpers import HUISHUI, XSS_IMG, XSS_SCRIPT, LiveServer, build_assistant
+from servers import CHROMIUM, free_port
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "artifacts"
 W = "gov-reply-assistant"  # the widget's host element; Playwright's CSS pierces its open shadow root

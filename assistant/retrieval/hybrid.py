@@ -20,10 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
 
 from assistant.embedding import Embedder
 from assistant.index.search_index import SearchIndex, Snapshot
@@ -507,29 +503,3 @@ def _coverage(snap: Snapshot, chunk_ids: list[str],
 def _ms(t0: float) -> float:
     return round((time.perf_counter() - t0) * 1000, 2)
 
-
-class LangChainRetriever(BaseRetriever):
-    """The hybrid retriever as a LangChain ``BaseRetriever`` (for reuse in other LangChain code).
-
-    Refused queries return no documents; each Document carries the chunk's metadata plus scores.
-    """
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-    hybrid: HybridRetriever
-    filters: dict | None = None
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        found = self.hybrid.retrieve(query, self.filters)
-        if not found.relevant:
-            return []
-        return [
-            Document(
-                id=sc.chunk.chunk_id,
-                page_content=sc.chunk.text,
-                metadata={**sc.chunk.metadata(), "chunk_id": sc.chunk.chunk_id, "score": sc.score,
-                          "dense_score": sc.dense_score, "lexical_score": sc.lexical_score},
-            )
-            for sc in found.results
-        ]
