@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.evaluation.metrics import contains_any
-from assistant.evaluation.report import metrics_table
 from assistant.evaluation.inputs import default_inputs, input_key, write_distractors
+from assistant.evaluation.metrics import contains_any
 from assistant.evaluation.questions import QuestionFileError, load_questions
+from assistant.evaluation.report import metrics_table
 from assistant.evaluation.runner import run_evaluation
 
 ROOT = Path(__file__).resolve().parent.parent
