@@ -166,15 +166,18 @@ def test_answer_list_items_show_as_bullets_but_nothing_else_changes():
 
 
 def test_history_keeps_answers_drops_notices_and_fits_the_limit():
+    from assistant.history import HistoryPolicy
     from assistant.web.page import history_from_turns
 
     turns = [{"question": f"q{i}", "answer": f"a{i}", "kind": "answer", "citations": []} for i in range(5)]
     turns.insert(2, {"question": "", "answer": "请输入", "kind": "notice", "citations": []})
-    history = history_from_turns(turns, max_messages=20)
+    history = history_from_turns(turns, HistoryPolicy(max_messages=20, max_message_chars=100))
     assert len(history) == 10 and all(m["content"] != "请输入" for m in history)
-    short = history_from_turns(turns, max_messages=3)
+    short = history_from_turns(turns, HistoryPolicy(max_messages=3, max_message_chars=100))
     assert [m["role"] for m in short] == ["user", "assistant"] and short[0]["content"] == "q4"
-    assert history_from_turns(turns, max_messages=0) == []
+    assert history_from_turns(turns, HistoryPolicy(max_messages=0, max_message_chars=100)) == []
+    turns[-1]["answer"] = "答" * 30
+    assert history_from_turns(turns, HistoryPolicy(max_messages=2, max_message_chars=8))[-1]["content"] == "答" * 8
 
 
 def test_every_interface_string_exists_in_both_languages():

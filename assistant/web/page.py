@@ -29,6 +29,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from assistant.core import Assistant, QuestionError, ServiceUnavailable
+from assistant.history import HistoryPolicy
 from assistant.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -283,12 +284,11 @@ def chat_messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return messages
 
 
-def history_from_turns(turns: Sequence[dict[str, Any]], max_messages: int) -> list[dict[str, str]]:
+def history_from_turns(turns: Sequence[dict[str, Any]], policy: HistoryPolicy) -> list[dict[str, str]]:
     """Earlier question/answer pairs as ``Assistant.stream`` expects them.
 
     Notices (invalid input, outages) are left out: they are not part of the conversation. The
-    history is cut to the most recent ``max_messages`` messages so a long chat never trips the
-    assistant's history limit.
+    history is trimmed to the policy so a long chat never trips the assistant's history limit.
     """
     history: list[dict[str, str]] = []
     for turn in turns:
@@ -296,12 +296,7 @@ def history_from_turns(turns: Sequence[dict[str, Any]], max_messages: int) -> li
             continue
         history.append({"role": "user", "content": turn.get("question", "")})
         history.append({"role": "assistant", "content": turn.get("answer", "")})
-    if max_messages <= 0:
-        return []
-    history = history[-max_messages:]
-    if history and history[0]["role"] == "assistant":
-        history = history[1:]
-    return history
+    return policy.trim(history)
 
 
 def header_html(lang: str) -> str:
@@ -369,6 +364,7 @@ class ChatSession:
     def __init__(self, assistant: Assistant, settings: Settings):
         self.assistant = assistant
         self.settings = settings
+        self.history_policy = HistoryPolicy.from_settings(settings)
 
     def respond(
         self,
@@ -380,7 +376,7 @@ class ChatSession:
         lang = lang if lang in UI_TEXT else "zh"
         question = message or ""
         earlier = list(turns or [])
-        history = history_from_turns(earlier, self.settings.max_history_turns)
+        history = history_from_turns(earlier, self.history_policy)
         filters = {"doc_ids": list(doc_ids)} if doc_ids else None
         turn: dict[str, Any] = {"question": question, "answer": "", "kind": PENDING, "citations": []}
 
