@@ -512,7 +512,7 @@ def test_token_bucket_refills_at_the_configured_rate():
 
 
 def test_event_stream_sends_heartbeats_while_the_model_is_slow():
-    from assistant.web.api import SSE_HEARTBEAT, Workers, event_stream
+    from assistant.web.sse import SSE_HEARTBEAT, Workers, event_stream
 
     def slow_events():
         time.sleep(0.35)
