@@ -109,7 +109,7 @@ def message_text(message: dict) -> str:
 
 
 def test_highlights_are_marked_and_everything_is_escaped():
-    from assistant.web.page import highlight_html
+    from assistant.web.page_html import highlight_html
 
     text = f"甲句。{XSS_IMG}乙句。丙句。"
     start = text.index("乙")
@@ -119,7 +119,7 @@ def test_highlights_are_marked_and_everything_is_escaped():
 
 
 def test_sources_panel_escapes_titles_and_text_and_links_markers():
-    from assistant.web.page import sources_html
+    from assistant.web.page_html import sources_html
 
     citation = {"marker": 2, "chunk_id": "c", "doc_id": 'd"x', "doc_title": f"标题{XSS_SCRIPT}",
                 "suggestion_no": "第999号", "section": "一、一是", "text": f"文本{XSS_IMG}",
@@ -133,7 +133,7 @@ def test_sources_panel_escapes_titles_and_text_and_links_markers():
 
 
 def test_refusals_and_notices_are_marked_for_the_page_script():
-    from assistant.web.page import sources_html
+    from assistant.web.page_html import sources_html
 
     turns = [
         {"question": "a", "answer": "x", "kind": "answer", "citations": []},
@@ -146,7 +146,7 @@ def test_refusals_and_notices_are_marked_for_the_page_script():
 
 
 def test_chat_messages_escape_and_skip_blank_questions():
-    from assistant.web.page import chat_messages
+    from assistant.web.page_html import chat_messages
 
     turns = [
         {"question": XSS_IMG, "answer": "<b>x</b> [1]", "kind": "answer", "citations": []},
@@ -160,7 +160,7 @@ def test_chat_messages_escape_and_skip_blank_questions():
 
 
 def test_answer_list_items_show_as_bullets_but_nothing_else_changes():
-    from assistant.web.page import answer_display
+    from assistant.web.page_html import answer_display
 
     assert answer_display("标题\n- 一是 <i>x</i> [1]\n- 二是 [2]") == "标题\n• 一是 &lt;i&gt;x&lt;/i&gt; [1]\n• 二是 [2]"
 
@@ -181,7 +181,7 @@ def test_history_keeps_answers_drops_notices_and_fits_the_limit():
 
 
 def test_every_interface_string_exists_in_both_languages():
-    from assistant.web.page import UI_TEXT
+    from assistant.web.page_text import UI_TEXT
 
     assert set(UI_TEXT["zh"]) == set(UI_TEXT["en"])
     assert all(UI_TEXT["zh"][k] and UI_TEXT["en"][k] for k in UI_TEXT["zh"])
