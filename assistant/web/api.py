@@ -9,6 +9,7 @@ Endpoints (all JSON unless said otherwise; errors are ``{"error": {"code", "mess
     GET  /api/documents/{id}  one reply with its sections in order (404 when unknown)
     GET  /healthz             the process is alive
     GET  /readyz              200 with the readiness dict when ready, 503 otherwise
+    GET  /api/config          the limits a client trims to (question length, history policy, body size)
     GET  /api/docs            this list, from the OpenAPI document, as a page that works offline
 
 The API is stateless: the client sends the conversation history with each question. Request
@@ -36,6 +37,7 @@ from assistant.web.models import (
     CHAT_EXAMPLES,
     ERRORS,
     MAX_FILTER_DOCS,
+    ClientConfig,
     DocumentDetail,
     DocumentList,
     ErrorResponse,
@@ -49,6 +51,9 @@ from assistant.web.security import GENERIC_ERROR, error_response
 from assistant.web.sse import SSE_DESCRIPTION, SSE_EXAMPLE, Workers, event_stream
 
 log = logging.getLogger(__name__)
+
+#: The limits change only with a restart; clients may keep them a few minutes.
+CONFIG_CACHE_CONTROL = "public, max-age=600"
 
 
 def _error_for(exc: Exception, where: str) -> JSONResponse:
@@ -186,6 +191,15 @@ def _add_ops_routes(router: APIRouter, assistant: Assistant, settings: Settings)
         body = Readiness(**state)
         return JSONResponse(body.model_dump(), status_code=200 if body.ready else 503,
                             headers={"Cache-Control": "no-store"})
+
+    config = ClientConfig.from_settings(settings).model_dump()
+
+    @router.get("/api/config", response_model=ClientConfig, tags=["ops"],
+                summary="Client limits / 客户端限制",
+                description="What a client trims to before sending: the question length, the history "
+                            "policy and the body size. Public and cached; not rate-limited.")
+    def client_config() -> JSONResponse:
+        return JSONResponse(config, headers={"Cache-Control": CONFIG_CACHE_CONTROL})
 
     @router.get("/api/docs", include_in_schema=False)
     def reference(request: Request) -> HTMLResponse:

@@ -65,8 +65,14 @@ class TokenBucket:
                 del self._buckets[key]
 
 
+#: Free of the limit: the client limits, a cached constant every widget reads once per page
+#: (counting it would cost a visitor a question).
+UNLIMITED_PATHS = frozenset({"/api/config"})
+
+
 class RateLimitMiddleware:
-    """A token bucket per client IP on ``/api/…`` (preflights are free); 429 with ``Retry-After``.
+    """A token bucket per client IP on ``/api/…`` (preflights and :data:`UNLIMITED_PATHS` are
+    free); 429 with ``Retry-After``.
 
     The client IP is the socket peer as uvicorn reports it; behind a reverse proxy run uvicorn
     with ``--proxy-headers --forwarded-allow-ips`` so that it is the visitor's address. Buckets
@@ -80,7 +86,8 @@ class RateLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (self.buckets is not None and scope["type"] == "http"
-                and scope.get("path", "").startswith(API_PREFIX) and scope.get("method") != "OPTIONS"):
+                and scope.get("path", "").startswith(API_PREFIX) and scope.get("method") != "OPTIONS"
+                and scope.get("path") not in UNLIMITED_PATHS):
             client = scope.get("client")
             wait = self.buckets.take(client[0] if client else "unknown")
             if wait > 0:
