@@ -128,6 +128,7 @@ def ask(
     """提问（带引用的回答）/ Ask a question and get a cited answer."""
     use_offline_environment()
     from assistant.errors import QuestionError, ServiceUnavailable
+    from assistant.history import HistoryPolicy
 
     settings = _settings(data_dir)
     turns: list[dict] = []
@@ -169,7 +170,7 @@ def ask(
         reply = one(q)
         if reply is not None:
             turns.extend([{"role": "user", "content": q}, {"role": "assistant", "content": reply}])
-            turns = turns[-settings.max_history_turns:]
+            turns = HistoryPolicy.from_settings(settings).trim(turns)
 
 
 def _print_answer(answer) -> None:

@@ -15,6 +15,7 @@ from assistant.answer.llm import make_chat_model
 from assistant.answer.pipeline import Pipeline
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError, ServiceUnavailable
+from assistant.history import HistoryPolicy
 from assistant.index.ingest import Ingestor, IngestReport
 from assistant.index.registry import Registry
 from assistant.index.search_index import SearchIndex
@@ -124,17 +125,18 @@ class Assistant:
                 code="no_text")
         turns: list[dict] = []
         history = history or []
-        if len(history) > s.max_history_turns:
+        policy = HistoryPolicy.from_settings(s)
+        if len(history) > policy.max_messages:
             raise QuestionError(
-                f"对话历史太长：最多 {s.max_history_turns} 条，请清空对话后再问。/ "
-                f"The conversation history is too long: at most {s.max_history_turns} messages.",
-                code="history_too_long", limit=s.max_history_turns)
+                f"对话历史太长：最多 {policy.max_messages} 条，请清空对话后再问。/ "
+                f"The conversation history is too long: at most {policy.max_messages} messages.",
+                code="history_too_long", limit=policy.max_messages)
         for turn in history:
             if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
                 raise QuestionError("对话历史格式不正确。/ The conversation history is malformed.",
                                     code="bad_history")
             content = _CONTROL.sub("", str(turn.get("content") or ""))
-            turns.append({"role": turn["role"], "content": content[: 4 * s.max_question_chars]})
+            turns.append({"role": turn["role"], "content": content[: policy.max_message_chars]})
         return cleaned, turns
 
     # ---- browsing ------------------------------------------------------------------------------

@@ -114,7 +114,10 @@ class Settings(BaseSettings):
         default_factory=list, description="origins allowed to embed the widget / call the API"
     )
     max_question_chars: int = 1000
-    max_history_turns: int = 20
+    # The history policy (assistant.history): every client trims to it, the server refuses more.
+    max_history_turns: int = Field(20, description="earlier messages (not pairs) a question may carry")
+    max_history_message_chars: int | None = Field(
+        None, ge=1, description="length of each earlier message; default 4 × max_question_chars")
     rate_limit_per_minute: int = 60
     max_body_bytes: int = 64 * 1024
 

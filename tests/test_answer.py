@@ -10,7 +10,8 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from assistant.answer.citations import validate
 from assistant.answer.extractive import select_sentences
-from assistant.core import Assistant, QuestionError
+from assistant.core import Assistant
+from assistant.errors import QuestionError
 from assistant.retrieval.hybrid import answer_type_missing
 
 EXAMPLE = "what measures address land for 惠水?"

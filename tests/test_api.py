@@ -421,7 +421,7 @@ def test_token_bucket_refills_at_the_configured_rate():
 
 
 def test_event_stream_sends_heartbeats_while_the_model_is_slow():
-    from assistant.web.api import SSE_HEARTBEAT, Workers, event_stream
+    from assistant.web.sse import SSE_HEARTBEAT, Workers, event_stream
 
     def slow_events():
         time.sleep(0.35)
@@ -455,3 +455,51 @@ def test_the_event_loop_is_free_while_answers_stream(client, server):
         health_ms = (time.perf_counter() - started) * 1000
         assert [f.result() for f in futures] == [200] * 6
     assert health_ms < 1000, f"/healthz took {health_ms:.0f} ms while answers streamed"
+
+
+# --------------------------------------------------------------------------------------------
+# The client limits: one history policy, read by clients from the server
+# --------------------------------------------------------------------------------------------
+
+
+def test_config_publishes_the_limits_clients_trim_to(client, server):
+    from assistant.history import HistoryPolicy
+
+    response = client.get("/api/config", headers={"Origin": ALLOWED_ORIGIN})
+    assert response.status_code == 200
+    assert response.headers["cache-control"] == "public, max-age=600"
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    config = response.json()
+    settings = server.settings
+    assert config == {"max_question_chars": settings.max_question_chars, "max_history_messages": 20,
+                      "max_history_message_chars": 4 * settings.max_question_chars,
+                      "max_body_bytes": settings.max_body_bytes}
+    assert SECRET not in response.text and "/api/config" in client.get("/openapi.json").json()["paths"]
+
+    # A long conversation trimmed to the published policy is accepted; untrimmed it is refused.
+    policy = HistoryPolicy(config["max_history_messages"], config["max_history_message_chars"])
+    conversation = [m for i in range(15) for m in ({"role": "user", "content": f"第{i}个问题"},
+                                                   {"role": "assistant", "content": "答" * 100})]
+    conversation[-1]["content"] = "答" * 5000
+    trimmed = policy.trim(conversation)
+    assert len(trimmed) == 20 and len(trimmed[-1]["content"]) == 4000
+    accepted = client.post("/api/chat", json={"question": "那龙里呢？", "history": trimmed})
+    assert accepted.status_code == 200, accepted.text
+    refused = client.post("/api/chat", json={"question": "那龙里呢？", "history": conversation})
+    assert assert_error(refused, 422, "history_too_long")["limit"] == 20
+    refused = client.post("/api/chat", json={"question": "那龙里呢？", "history": conversation[-20:]})
+    assert assert_error(refused, 422, "history_message_too_long")["limit"] == 4000
+
+
+def test_config_costs_no_rate_limit_and_follows_the_settings(assistant):
+    with LiveServer(assistant, rate_limit_per_minute=2, max_history_turns=6, max_history_message_chars=300,
+                    max_question_chars=200) as live, httpx.Client(base_url=live.url) as c:
+        configs = [c.get("/api/config") for _ in range(5)]
+        assert [r.status_code for r in configs] == [200] * 5
+        assert configs[0].json() == {"max_question_chars": 200, "max_history_messages": 6,
+                                     "max_history_message_chars": 300, "max_body_bytes": 64 * 1024}
+        history = [{"role": "user", "content": "惠" * 301}]
+        refused = c.post("/api/chat", json={"question": HUISHUI, "history": history})
+        assert assert_error(refused, 422, "history_message_too_long")["limit"] == 300
+        assert [c.get("/api/documents").status_code for _ in range(2)] == [200, 429]
+        assert c.get("/api/config").status_code == 200

@@ -32,7 +32,8 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
-from assistant.core import Assistant, QuestionError
+from assistant.core import Assistant
+from assistant.errors import QuestionError
 from assistant.index.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent

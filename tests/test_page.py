@@ -49,7 +49,7 @@ def message_text(message: dict) -> str:
 
 
 def test_highlights_are_marked_and_everything_is_escaped():
-    from assistant.web.page import highlight_html
+    from assistant.web.page_html import highlight_html
 
     text = f"甲句。{XSS_IMG}乙句。丙句。"
     start = text.index("乙")
@@ -59,7 +59,7 @@ def test_highlights_are_marked_and_everything_is_escaped():
 
 
 def test_sources_panel_escapes_titles_and_text_and_links_markers():
-    from assistant.web.page import sources_html
+    from assistant.web.page_html import sources_html
 
     citation = {"marker": 2, "chunk_id": "c", "doc_id": 'd"x', "doc_title": f"标题{XSS_SCRIPT}",
                 "suggestion_no": "第999号", "section": "一、一是", "text": f"文本{XSS_IMG}",
@@ -73,7 +73,7 @@ def test_sources_panel_escapes_titles_and_text_and_links_markers():
 
 
 def test_refusals_and_notices_are_marked_for_the_page_script():
-    from assistant.web.page import sources_html
+    from assistant.web.page_html import sources_html
 
     turns = [
         {"question": "a", "answer": "x", "kind": "answer", "citations": []},
@@ -86,7 +86,7 @@ def test_refusals_and_notices_are_marked_for_the_page_script():
 
 
 def test_chat_messages_escape_and_skip_blank_questions():
-    from assistant.web.page import chat_messages
+    from assistant.web.page_html import chat_messages
 
     turns = [
         {"question": XSS_IMG, "answer": "<b>x</b> [1]", "kind": "answer", "citations": []},
@@ -100,25 +100,28 @@ def test_chat_messages_escape_and_skip_blank_questions():
 
 
 def test_answer_list_items_show_as_bullets_but_nothing_else_changes():
-    from assistant.web.page import answer_display
+    from assistant.web.page_html import answer_display
 
     assert answer_display("标题\n- 一是 <i>x</i> [1]\n- 二是 [2]") == "标题\n• 一是 &lt;i&gt;x&lt;/i&gt; [1]\n• 二是 [2]"
 
 
 def test_history_keeps_answers_drops_notices_and_fits_the_limit():
+    from assistant.history import HistoryPolicy
     from assistant.web.page import history_from_turns
 
     turns = [{"question": f"q{i}", "answer": f"a{i}", "kind": "answer", "citations": []} for i in range(5)]
     turns.insert(2, {"question": "", "answer": "请输入", "kind": "notice", "citations": []})
-    history = history_from_turns(turns, max_messages=20)
+    history = history_from_turns(turns, HistoryPolicy(max_messages=20, max_message_chars=100))
     assert len(history) == 10 and all(m["content"] != "请输入" for m in history)
-    short = history_from_turns(turns, max_messages=3)
+    short = history_from_turns(turns, HistoryPolicy(max_messages=3, max_message_chars=100))
     assert [m["role"] for m in short] == ["user", "assistant"] and short[0]["content"] == "q4"
-    assert history_from_turns(turns, max_messages=0) == []
+    assert history_from_turns(turns, HistoryPolicy(max_messages=0, max_message_chars=100)) == []
+    turns[-1]["answer"] = "答" * 30
+    assert history_from_turns(turns, HistoryPolicy(max_messages=2, max_message_chars=8))[-1]["content"] == "答" * 8
 
 
 def test_every_interface_string_exists_in_both_languages():
-    from assistant.web.page import UI_TEXT
+    from assistant.web.page_text import UI_TEXT
 
     assert set(UI_TEXT["zh"]) == set(UI_TEXT["en"])
     assert all(UI_TEXT["zh"][k] and UI_TEXT["en"][k] for k in UI_TEXT["zh"])
@@ -218,7 +221,8 @@ def test_picker_limits_the_search_to_chosen_replies(page_assistant, client_for):
 
 def test_a_store_that_is_down_gives_a_clear_notice(page_assistant):
     """The page's chat flow against an assistant whose Chroma server is not there."""
-    from assistant.core import Assistant, ServiceUnavailable
+    from assistant.core import Assistant
+    from assistant.errors import ServiceUnavailable
     from assistant.web.page import ChatSession
 
     # the same index, but its vectors behind a server address where nothing listens

@@ -302,3 +302,28 @@ def test_widget_explains_the_rate_limit(sites, visit):
         message = v.page.locator(f"{W} .msg.bot.error").inner_text()
         assert "太频繁" in message and "秒" in message, message
         assert v.dialogs == []
+
+
+def test_widget_sends_at_most_what_the_server_policy_allows(sites, visit):
+    """The widget trims the history to the server's policy (GET /api/config), not to constants of its own."""
+    with LiveServer(sites.assistant, rate_limit_per_minute=1000, max_history_turns=3,
+                    max_history_message_chars=40, max_question_chars=300) as strict:
+        v = visit(f"{strict.url}/widget/demo")
+        sent: list[dict] = []
+        v.page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/chat/stream") else None)
+        v.open()
+        v.page.wait_for_function(
+            f"() => document.querySelector('{W}').shadowRoot.querySelector('textarea').maxLength === 300")
+        for i, question in enumerate([HUISHUI, "那龙里呢？", "那长顺呢？"], start=1):
+            v.ask(question)
+            v.page.wait_for_function(
+                f"(n) => document.querySelector('{W}').shadowRoot"
+                ".querySelectorAll('.msg.bot:not(.pending):not(.welcome)').length >= n", arg=i,
+                timeout=ANSWER_TIMEOUT_MS)
+        assert v.page.locator(f"{W} .msg.bot.error").count() == 0
+        assert [len(body["history"]) for body in sent] == [0, 2, 2], sent
+        last = sent[-1]["history"]  # 4 earlier messages; the policy keeps 3 and drops the leading answer
+        assert [m["role"] for m in last] == ["user", "assistant"] and last[0]["content"] == "那龙里呢？"
+        assert all(0 < len(m["content"]) <= 40 for body in sent for m in body["history"])
+        assert any(r.endswith("/api/config") for r in v.requests)
+        v.check_clean()

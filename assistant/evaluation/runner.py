@@ -160,7 +160,7 @@ def _groups(q: EvalQuestion, language: str) -> dict[str, str]:
 
 
 def _run_ours(assistant, questions: list[EvalQuestion], out: Path | None, console) -> list[_Outcome]:
-    from assistant.core import QuestionError
+    from assistant.errors import QuestionError
     from assistant.schema import Answer
     from assistant.text import detect_language
 

@@ -4,7 +4,9 @@
  *   <script src="https://HOST/widget.js" data-lang="zh" data-title="智能问答" async></script>
  *
  * Adds a floating button and a chat panel inside a Shadow DOM. Answers stream from
- * HOST/api/chat/stream (the API base is derived from this script's own src). Rules kept here:
+ * HOST/api/chat/stream (the API base is derived from this script's own src). The limits it trims
+ * to (question length, history policy, body size) are the server's, read from HOST/api/config.
+ * Rules kept here:
  *  - every piece of answer or document text is inserted with textContent / createTextNode;
  *    this file never parses HTML;
  *  - no request goes anywhere but HOST, and none carries cookies;
@@ -26,10 +28,7 @@
   var API = (script.getAttribute("data-api") ||
     new URL(script.src, location.href).href.replace(/\/widget\.js(?:[?#].*)?$/, "")).replace(/\/+$/, "");
   var STORE_KEY = "gov-reply-widget:" + API;
-  var MAX_HISTORY_MESSAGES = 8;   // recent messages sent as context (the API keeps no state)
-  var MAX_HISTORY_CHARS = 1000;   // per message: long answers are cut, the rewrite needs the gist
-  var MAX_TURNS_KEPT = 30;
-  var MAX_QUESTION = parseInt(script.getAttribute("data-max-chars") || "1000", 10) || 1000;
+  var MAX_TURNS_KEPT = 30;        // shown after a reload (sessionStorage); what is sent follows the server
 
   var TEXT = {
     zh: {
@@ -301,7 +300,6 @@
   form.setAttribute("novalidate", "");
   var input = el("textarea", "input");
   input.rows = 1;
-  input.maxLength = MAX_QUESTION;
   var sendButton = el("button", "send");
   sendButton.type = "submit";
   form.appendChild(input);
@@ -581,16 +579,53 @@
     if (hadFocus) closeButton.focus();
   }
 
-  function history() {
+  // The server's limits (GET /api/config), read once per page; a failed read is retried.
+  var limits = null;
+  var limitsRequest = null;
+
+  function loadLimits() {
+    if (!limitsRequest) {
+      limitsRequest = fetch(API + "/api/config", { credentials: "omit" }).then(function (response) {
+        if (!response.ok) throw response;
+        return response.json();
+      }).then(function (config) {
+        limits = config;
+        input.maxLength = config.max_question_chars;
+        return config;
+      }, function (err) {
+        limitsRequest = null;
+        throw err;
+      });
+    }
+    return limitsRequest;
+  }
+
+  // The conversation within the server's history policy, as assistant/history.py trims it: the
+  // latest messages, never starting with an answer, each cut to length.
+  function history(config) {
     var messages = [];
     state.turns.forEach(function (turn) {
       if (turn.kind !== "answer" && turn.kind !== "refusal") return;
-      messages.push({ role: "user", content: turn.q.slice(0, MAX_HISTORY_CHARS) });
-      messages.push({ role: "assistant", content: (turn.a || "").slice(0, MAX_HISTORY_CHARS) });
+      messages.push({ role: "user", content: turn.q });
+      messages.push({ role: "assistant", content: turn.a || "" });
     });
-    messages = messages.slice(-MAX_HISTORY_MESSAGES);
+    messages = config.max_history_messages > 0 ? messages.slice(-config.max_history_messages) : [];
     if (messages.length && messages[0].role === "assistant") messages.shift();
-    return messages;
+    return messages.map(function (m) {
+      return { role: m.role, content: m.content.slice(0, config.max_history_message_chars) };
+    });
+  }
+
+  // The request body; past the body limit (a Chinese character is 3 bytes) the oldest pairs go.
+  function requestBody(question, config) {
+    var body = { question: question, history: history(config) };
+    var text = JSON.stringify(body);
+    while (body.history.length && config.max_body_bytes > 0 &&
+           new TextEncoder().encode(text).length > config.max_body_bytes) {
+      body.history.splice(0, 2);
+      text = JSON.stringify(body);
+    }
+    return text;
   }
 
   function slimCitation(c) {
@@ -603,12 +638,11 @@
   function submit(raw) {
     var question = (raw == null ? input.value : raw).trim();
     if (!question || state.busy || state.blocked) return;
-    if (question.length > MAX_QUESTION) {
-      showNotice(fill(t("tooLong"), { n: MAX_QUESTION }));
+    if (limits && question.length > limits.max_question_chars) {
+      showNotice(fill(t("tooLong"), { n: limits.max_question_chars }));
       return;
     }
     showNotice("");
-    var context = history();
     var turn = { q: question, a: "", kind: "pending", citations: [] };
     state.turns.push(turn);
     var index = state.turns.length - 1;
@@ -661,13 +695,15 @@
       }
     }
 
-    fetch(API + "/api/chat/stream", {
-      method: "POST",
-      headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
-      body: JSON.stringify({ question: question, history: context }),
-      credentials: "omit",
-      cache: "no-store",
-      signal: controller ? controller.signal : undefined
+    loadLimits().then(function (config) {
+      return fetch(API + "/api/chat/stream", {
+        method: "POST",
+        headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
+        body: requestBody(question, config),
+        credentials: "omit",
+        cache: "no-store",
+        signal: controller ? controller.signal : undefined
+      });
     }).then(function (response) {
       if (!response.ok) return explainResponse(response).then(function (msg) { finish("error", msg); });
       return readEvents(response, onEvent).then(function () { finish(); }, function (err) {
@@ -676,6 +712,7 @@
       });
     }, function (err) {
       if (err && err.name === "AbortError") return;
+      if (err instanceof Response) return explainResponse(err).then(function (msg) { finish("error", msg); });
       return diagnose().then(function (reason) {
         if (reason === "notAllowed") { finish("error", t("notAllowed")); block(); }
         else finish("error", t("network"));
@@ -741,6 +778,7 @@
     renderChrome();
     scrollToEnd();
     checkService();
+    loadLimits().catch(function () { /* asking reads them again and explains a failure */ });
     (state.blocked ? closeButton : input).focus();
   }
 

@@ -1,0 +1,97 @@
+"""Every interface string of the chat page, in Chinese (default) and English, and its example questions."""
+
+from __future__ import annotations
+
+#: Example questions, shown in both languages (they are questions, not interface text).
+EXAMPLE_QUESTIONS: tuple[str, ...] = (
+    "惠水的土地政策有哪些？",
+    "What measures address land for Huishui?",
+    "第616号建议是谁提出的？",
+    "如何推进要素市场一体化？",
+    "联动发展保障机制包括哪些内容？",
+)
+
+#: Every interface string, in Chinese (default) and English.
+UI_TEXT: dict[str, dict[str, str]] = {
+    "zh": {
+        "page_title": "贵阳市建议提案答复智能问答",
+        "title": "贵阳市建议提案答复智能问答",
+        "title_alt": "Reply Assistant",
+        "tagline": "依据贵阳市对人大代表建议、政协委员提案的正式答复原文回答问题，答案逐句标注出处，点击标记即可核对原文。",
+        "lang_label": "界面语言",
+        "chat_label": "对话",
+        "chat_placeholder": (
+            "### 您好，欢迎使用答复智能问答\n\n"
+            "- 用日常语言提问，例如某个县区、某项政策或某号建议\n"
+            "- 答案摘自答复原文，句末的 [1]、[2] 标记可点击核对出处\n"
+            "- 可在下方“检索范围”中限定到某几份答复"
+        ),
+        "input_label": "您的问题",
+        "input_placeholder": "请输入问题，例如：惠水的土地政策有哪些？",
+        "send": "发送",
+        "clear": "清空对话",
+        "examples_label": "示例问题",
+        "scope_label": "检索范围",
+        "scope_info": "可选择一份或多份答复；不选则检索全部答复。",
+        "sources_title": "答案出处",
+        "sources_empty": "提问后，这里将列出答案所引用的答复原文段落。点击答案中的 [1]、[2] 等标记，可直接展开对应原文。",
+        "sources_hint": "展开可查看原文，黄色底纹为支撑答案的句子。",
+        "sources_turn": "问题",
+        "sources_earlier": "此前问题的出处",
+        "sources_refused": "答复原文中没有找到与该问题相关的内容，因此没有引用出处。",
+        "sources_notice": "该问题未能作答，没有引用出处。",
+        "sources_pending": "正在检索答复原文……",
+        "suggestion": "建议编号",
+        "section": "段落",
+        "section_whole": "全文概要",
+        "marker_label": "出处",
+        "error_generic": "抱歉，系统暂时出现问题，请稍后再试。\nSorry, something went wrong. Please try again later.",
+        "footer": "本页答案均摘自贵阳市人民政府及相关部门对建议提案的正式答复原文，并逐句标注出处；如有出入，以正式公开的答复文件为准。",
+        "open_source": "查看出处",
+        "back_to_answer": "↑ 返回答案",
+    },
+    "en": {
+        "page_title": "Reply Assistant · Guiyang Suggestion Replies",
+        "title": "Guiyang Reply Assistant",
+        "title_alt": "贵阳市建议提案答复智能问答",
+        "tagline": "Answers questions from the official replies of the Guiyang government to deputies' suggestions and proposals; every sentence cites its source, and each marker opens the original text.",
+        "lang_label": "Language",
+        "chat_label": "Conversation",
+        "chat_placeholder": (
+            "### Welcome to the Reply Assistant\n\n"
+            "- Ask in plain words about a county, a policy or a numbered suggestion\n"
+            "- Answers are taken from the replies; click a marker such as [1] to check its source\n"
+            "- Use “Search scope” below to limit the search to chosen replies"
+        ),
+        "input_label": "Your question",
+        "input_placeholder": "e.g. What measures address land for Huishui?",
+        "send": "Send",
+        "clear": "Clear conversation",
+        "examples_label": "Example questions",
+        "scope_label": "Search scope",
+        "scope_info": "Pick one or more replies; leave empty to search all replies.",
+        "sources_title": "Sources",
+        "sources_empty": "After you ask, the passages of the replies that the answer cites are listed here. Click a marker such as [1] in an answer to open its passage.",
+        "sources_hint": "Expand a source to read it; sentences that support the answer are highlighted.",
+        "sources_turn": "Question",
+        "sources_earlier": "Sources of earlier questions",
+        "sources_refused": "Nothing in the replies answers this question, so no source is cited.",
+        "sources_notice": "This question could not be answered, so no source is cited.",
+        "sources_pending": "Searching the replies…",
+        "suggestion": "Suggestion",
+        "section": "Section",
+        "section_whole": "Summary",
+        "marker_label": "Source",
+        "error_generic": "抱歉，系统暂时出现问题，请稍后再试。\nSorry, something went wrong. Please try again later.",
+        "footer": "Answers are extracted from the official replies of the Guiyang Municipal People's Government and its departments, with a citation for every sentence; the published reply documents prevail.",
+        "open_source": "Open source",
+        "back_to_answer": "↑ Back to the answer",
+    },
+}
+
+LANGUAGE_CHOICES: list[tuple[str, str]] = [("中文", "zh"), ("English", "en")]
+
+def ui_text(lang: str) -> dict[str, str]:
+    """The string table for ``lang``, Chinese for anything unknown."""
+    return UI_TEXT.get(lang, UI_TEXT["zh"])
+
