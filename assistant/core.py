@@ -65,9 +65,11 @@ class Assistant:
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (jieba and its tagger, the query
-        encoder, the vector store) by answering one question. Failures are left to real questions."""
+        encoder, the vector store) by answering one question — the first example question, which the
+        corpus answers, so the whole answering path runs. Failures are left to real questions."""
+        examples = self.settings.examples()
         try:
-            self.ask("惠水的土地政策有哪些？")
+            self.ask(examples[0] if examples else "这份答复提出了哪些措施？")
         except Exception as exc:  # noqa: BLE001 - e.g. the Chroma server is down: /readyz reports it
             log.warning("warm-up question failed (%s): %s", type(exc).__name__, exc)
 

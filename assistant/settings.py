@@ -114,6 +114,9 @@ class Settings(BaseSettings):
         default_factory=list, description="origins allowed to embed the widget / call the API"
     )
     max_question_chars: int = 1000
+    example_questions: list[str] | None = Field(
+        None, description="example questions for the page (the first in each language also fills the question "
+        "box's hint) and the start-up warm-up; default: the shipped corpus's, assistant/web/examples.txt")
     # The history policy (assistant.history): every client trims to it, the server refuses more.
     max_history_turns: int = Field(20, description="earlier messages (not pairs) a question may carry")
     max_history_message_chars: int | None = Field(
@@ -153,6 +156,13 @@ class Settings(BaseSettings):
     @property
     def registry_path(self) -> Path:
         return self.data_dir / "registry.sqlite3"
+
+    def examples(self) -> list[str]:
+        """The example questions: ``example_questions``, else the shipped ones (one per line)."""
+        if self.example_questions is not None:
+            return list(self.example_questions)
+        shipped = Path(__file__).with_name("web") / "examples.txt"
+        return [line.strip() for line in shipped.read_text(encoding="utf-8").splitlines() if line.strip()]
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with some fields replaced (validated)."""

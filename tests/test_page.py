@@ -235,3 +235,18 @@ def test_a_store_that_is_down_gives_a_clear_notice(page_assistant):
     _, _, turns, panel = updates[-1]
     assert turns[-1]["kind"] == "notice" and turns[-1]["answer"]
     assert "Traceback" not in turns[-1]["answer"] and 'data-turn-kinds="notice"' in panel
+
+
+def test_example_questions_come_from_settings_or_the_shipped_file(tmp_path):
+    """Examples are data, not code: the shipped file by default, the setting when given; the question
+    box's hint is the first example in the page's language (a plain hint when there is none)."""
+    from assistant.settings import Settings
+    from assistant.web.page_text import input_placeholder
+
+    shipped = Settings(data_dir=tmp_path).examples()
+    assert shipped and all(q.strip() == q and q for q in shipped)
+    mine = Settings(data_dir=tmp_path, example_questions=["How are taxes shared?", "税收怎么分成？"]).examples()
+    assert mine == ["How are taxes shared?", "税收怎么分成？"]
+    assert input_placeholder("zh", mine) == "请输入问题，例如：税收怎么分成？"
+    assert input_placeholder("en", mine) == "e.g. How are taxes shared?"
+    assert input_placeholder("en", ["税收怎么分成？"]) == "Type your question"

@@ -43,7 +43,7 @@ from assistant.web.page_html import (
     header_html,
     sources_html,
 )
-from assistant.web.page_text import EXAMPLE_QUESTIONS, LANGUAGE_CHOICES, UI_TEXT, ui_text
+from assistant.web.page_text import LANGUAGE_CHOICES, UI_TEXT, input_placeholder, ui_text
 
 log = logging.getLogger(__name__)
 
@@ -186,13 +186,13 @@ class ChatSession:
 # --------------------------------------------------------------------------------------------
 
 
-def _relabel(lang: str, turns: list[dict[str, Any]] | None) -> tuple[Any, ...]:
+def _relabel(lang: str, turns: list[dict[str, Any]] | None, examples: list[str]) -> tuple[Any, ...]:
     """Updates for every component whose text depends on the language."""
     t = ui_text(lang)
     return (
         header_html(lang),
         gr.update(label=t["chat_label"], placeholder=t["chat_placeholder"]),
-        gr.update(label=t["input_label"], placeholder=t["input_placeholder"]),
+        gr.update(label=t["input_label"], placeholder=input_placeholder(lang, examples)),
         gr.update(value=t["send"]),
         gr.update(value=t["clear"]),
         gr.update(label=t["scope_label"], info=t["scope_info"]),
@@ -229,7 +229,7 @@ def _chat_column(assistant: Assistant, settings: Settings, t: dict[str, str]) ->
     with gr.Row(elem_classes="ask-row", equal_height=True):
         question = gr.Textbox(
             label=t["input_label"],
-            placeholder=t["input_placeholder"],
+            placeholder=input_placeholder("zh", settings.examples()),
             lines=1,  # Enter sends (a multi-line box would send on Shift+Enter)
             max_lines=5,
             max_length=settings.max_question_chars,
@@ -243,7 +243,7 @@ def _chat_column(assistant: Assistant, settings: Settings, t: dict[str, str]) ->
     examples_label = gr.HTML(_examples_label("zh"), elem_classes="examples-label-html")
     with gr.Row(elem_classes="examples-row"):
         chips = [gr.Button(q, size="sm", variant="secondary", elem_classes="example-chip", scale=0, min_width=0)
-                 for q in EXAMPLE_QUESTIONS]
+                 for q in settings.examples()]
     scope = gr.Dropdown(choices=document_choices(assistant), value=[], multiselect=True,
                         label=t["scope_label"], info=t["scope_info"], elem_id="scope")
     return SimpleNamespace(chatbot=chatbot, question=question, send=send, clear=clear,
@@ -289,8 +289,9 @@ def _wire(page: gr.Blocks, ui: SimpleNamespace, session: ChatSession, assistant:
     for clearing in (ui.clear.click, ui.chatbot.clear):
         clearing(session.clear, inputs=[ui.lang], outputs=outputs, cancels=asking,
                  api_visibility="private", show_progress="hidden")
+    examples = session.settings.examples()
     ui.lang.change(
-        _relabel,
+        lambda lang, turns: _relabel(lang, turns, examples),
         inputs=[ui.lang, ui.turns],
         outputs=[ui.header, ui.chatbot, ui.question, ui.send, ui.clear, ui.scope, ui.examples_label,
                  ui.sources, ui.footer, ui.lang],

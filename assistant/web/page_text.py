@@ -1,15 +1,7 @@
-"""Every interface string of the chat page, in Chinese (default) and English, and its example questions."""
+"""Every interface string of the chat page, in Chinese (default) and English (the example questions are the
+corpus's, from settings: ``Settings.examples()``)."""
 
 from __future__ import annotations
-
-#: Example questions, shown in both languages (they are questions, not interface text).
-EXAMPLE_QUESTIONS: tuple[str, ...] = (
-    "惠水的土地政策有哪些？",
-    "What measures address land for Huishui?",
-    "第616号建议是谁提出的？",
-    "如何推进要素市场一体化？",
-    "联动发展保障机制包括哪些内容？",
-)
 
 #: Every interface string, in Chinese (default) and English.
 UI_TEXT: dict[str, dict[str, str]] = {
@@ -27,7 +19,8 @@ UI_TEXT: dict[str, dict[str, str]] = {
             "- 可在下方“检索范围”中限定到某几份答复"
         ),
         "input_label": "您的问题",
-        "input_placeholder": "请输入问题，例如：惠水的土地政策有哪些？",
+        "input_placeholder": "请输入问题，例如：{example}",
+        "input_placeholder_plain": "请输入您的问题",
         "send": "发送",
         "clear": "清空对话",
         "examples_label": "示例问题",
@@ -64,7 +57,8 @@ UI_TEXT: dict[str, dict[str, str]] = {
             "- Use “Search scope” below to limit the search to chosen replies"
         ),
         "input_label": "Your question",
-        "input_placeholder": "e.g. What measures address land for Huishui?",
+        "input_placeholder": "e.g. {example}",
+        "input_placeholder_plain": "Type your question",
         "send": "Send",
         "clear": "Clear conversation",
         "examples_label": "Example questions",
@@ -95,3 +89,11 @@ def ui_text(lang: str) -> dict[str, str]:
     """The string table for ``lang``, Chinese for anything unknown."""
     return UI_TEXT.get(lang, UI_TEXT["zh"])
 
+
+def input_placeholder(lang: str, examples: list[str]) -> str:
+    """The question box's hint: the first example question in ``lang``, if there is one."""
+    from assistant.text import detect_language
+
+    t = ui_text(lang)
+    example = next((q for q in examples if detect_language(q) == (lang if lang in UI_TEXT else "zh")), None)
+    return t["input_placeholder"].format(example=example) if example else t["input_placeholder_plain"]
