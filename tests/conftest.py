@@ -71,7 +71,7 @@ def seed_assistant(seed_settings, embedder):
     from assistant.core import Assistant
 
     assistant = Assistant(seed_settings, embedder)
-    report = assistant.index.ingest([Path(__file__).resolve().parent.parent / "corpus"])
+    report = assistant.ingest([Path(__file__).resolve().parent.parent / "corpus"])
     assert not report.failed
     return assistant
 

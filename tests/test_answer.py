@@ -173,7 +173,7 @@ REPORTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "gov-work-re
 @pytest.mark.skipif(not REPORTS.is_dir(), reason="work reports not available")
 def test_a_question_for_a_target_is_answered_by_the_target_not_last_years_result(seed_settings, embedder, tmp_path):
     assistant = Assistant(seed_settings.with_overrides(data_dir=tmp_path), embedder)
-    assert not assistant.index.ingest([REPORTS / "2024-government-work-report.txt",
+    assert not assistant.ingest([REPORTS / "2024-government-work-report.txt",
                                  REPORTS / "2019-government-work-report.txt"]).failed
     # The report gives both 2023's result (粮食产量1.39万亿斤) and 2024's target (1.3万亿斤以上).
     answer = assistant.ask("2024年粮食产量的目标是多少？")

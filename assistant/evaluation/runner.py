@@ -290,7 +290,7 @@ def _build_index(cfg: Settings, inputs: list[Path], console):
     console.print(f"[bold]索引 / indexing[/bold] {', '.join(map(str, inputs))} → {cfg.data_dir}")
     assistant = Assistant.from_settings(cfg)
     t = time.perf_counter()
-    report = assistant.index.ingest(inputs, prune=True, progress=_ingest_progress(console))
+    report = assistant.ingest(inputs, prune=True, progress=_ingest_progress(console))
     # The index must hold exactly these inputs: drop documents a --data-dir reused from another run.
     roots = [p.resolve() for p in inputs]
     foreign = [d.doc_id for d in assistant.index.registry.documents()
