@@ -148,10 +148,10 @@ def phase_ingest(cfg: dict) -> dict:
     load_s = time.perf_counter() - started
     rss_loaded = proc_status_mb("VmRSS")
     started = time.perf_counter()
-    report = assistant.index.ingest([Path(cfg["inputs"])], progress=ingest_progress())
+    report = assistant.ingest([Path(cfg["inputs"])], progress=ingest_progress())
     ingest_s = time.perf_counter() - started
     texts, index_texts = [], []
-    for chunk, _ in assistant.index.registry.iter_chunks():
+    for chunk, _ in assistant.registry.iter_chunks():
         texts.append(len(chunk.text))
         index_texts.append(chunk.index_text)
     unique = set(index_texts)
@@ -159,7 +159,7 @@ def phase_ingest(cfg: dict) -> dict:
         "wall_s": round(ingest_s, 3),
         "model_load_s": round(load_s, 2),
         "report": report.to_json(),
-        "documents": len(assistant.index.registry.documents()),
+        "documents": len(assistant.registry.documents()),
         "chunks": len(texts),
         "chunks_embedded": report.chunks_embedded,
         "chunk_chars_mean": round(sum(texts) / len(texts), 1) if texts else None,

@@ -77,7 +77,7 @@ def build_assistant(tmp_path_factory, model_settings, ingest: bool = True):
         embedding_cache_path=tmp_path_factory.getbasetemp() / "api-embeddings.sqlite3")
     assistant = Assistant.from_settings(settings)
     if ingest:
-        report = assistant.index.ingest([write_corpus(work / "corpus")])
+        report = assistant.ingest([write_corpus(work / "corpus")])
         assert not report.failed, report.failed
     return assistant
 

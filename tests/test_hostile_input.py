@@ -416,7 +416,7 @@ def road_assistant(tmp_path_factory, seed_settings, embedder, text: str) -> Assi
     (folder / f"{INJECTED_ID}.txt").write_text(text, encoding="utf-8")
     settings = seed_settings.with_overrides(data_dir=tmp_path_factory.mktemp("road-data"))
     assistant = Assistant(settings, embedder)
-    assert not assistant.index.ingest([folder]).failed
+    assert not assistant.ingest([folder]).failed
     return assistant
 
 

@@ -72,7 +72,7 @@ def build_assistant(tmp_path_factory, model_settings, embedder):
         embedding_cache_path=model_settings.models_dir.parent / "embeddings.sqlite3",
     )
     assistant = Assistant(settings, embedder)
-    report = assistant.index.ingest([write_corpus(work / "corpus")])
+    report = assistant.ingest([write_corpus(work / "corpus")])
     assert not report.failed, report.failed
     return assistant
 

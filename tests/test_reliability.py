@@ -722,7 +722,7 @@ def test_chroma_server_outage_is_reported_and_recovers_without_restart(tmp_path,
             data_dir=tmp_path / "data", chroma_url=chroma.url,
             embedding_cache_path=TEST_CACHE / "reliability-embeddings.sqlite3")
         assistant = Assistant(settings, embedder)
-        assert not assistant.index.ingest([ROOT / "corpus"]).failed
+        assert not assistant.ingest([ROOT / "corpus"]).failed
         with LiveServer(assistant, rate_limit_per_minute=100_000) as live, \
                 httpx.Client(base_url=live.url, timeout=60) as client:
             assert client.get("/readyz").status_code == 200

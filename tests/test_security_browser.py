@@ -113,7 +113,7 @@ def app(tmp_path_factory, seed_settings, embedder) -> Iterator[SimpleNamespace]:
     (corpus / "reply-9998-xss.txt").write_text(HOSTILE_REPLY, encoding="utf-8")
     settings = seed_settings.with_overrides(data_dir=tmp_path_factory.mktemp("xss-data"))
     assistant = Assistant(settings, embedder)
-    assert not assistant.index.ingest([corpus]).failed
+    assert not assistant.ingest([corpus]).failed
     with LiveServer(assistant, rate_limit_per_minute=10_000) as server:
         yield SimpleNamespace(url=server.url, assistant=assistant)
 

@@ -293,10 +293,10 @@ def _build_index(cfg: Settings, inputs: list[Path], console):
     report = assistant.ingest(inputs, prune=True, progress=_ingest_progress(console))
     # The index must hold exactly these inputs: drop documents a --data-dir reused from another run.
     roots = [p.resolve() for p in inputs]
-    foreign = [d.doc_id for d in assistant.index.registry.documents()
+    foreign = [d.doc_id for d in assistant.registry.documents()
                if not any(_within(Path(_file_of(d.source)).resolve(), r) for r in roots)]
     if foreign:
-        Ingestor(cfg, assistant.embedder, assistant.index.registry, assistant.vectors, assistant.language.lexicon).remove(foreign)
+        Ingestor(cfg, assistant.embedder, assistant.registry, assistant.vectors, assistant.lexicon).remove(foreign)
         assistant.index.reload()
     for failure in report.failed:
         console.print(f"[yellow]未能导入 / not ingested: {failure.path}: {failure.error}[/yellow]")

@@ -21,7 +21,7 @@ def run(settings: Settings, corpus: list[Path] | None = None) -> None:
 
     assistant = Assistant.from_settings(settings)
     if corpus:
-        report = assistant.index.ingest(corpus)
+        report = assistant.ingest(corpus)
         console.print(
             f"索引 / index: {report.added} 新增 added, {report.updated} 更新 updated, "
             f"{report.unchanged} 未变 unchanged, {len(report.failed)} 失败 failed "
