@@ -2,8 +2,11 @@
 
 Three small jobs, each with one rule that every stage must agree on:
 
-* :func:`normalize_for_match` — the *matching* form of a text (never shown to anyone), so that
-  "第616号" typed with full-width digits, a stray space or a different quote style still matches;
+* :func:`match_form` — the *matching* form of a text (never shown to anyone): NFKC with all white
+  space removed, so that "第616号" typed with full-width digits or a stray space still matches —
+  the question-file contract by which a gold phrase matches a chunk; :func:`normalize_for_match`
+  also folds CJK punctuation and case, for texts written by different hands (an LLM's claim and
+  its source, a reply ingested twice);
 * :func:`split_sentences` — sentence spans as offsets, so callers can highlight or cut the text
   as written;
 * :func:`detect_language` — whether a question is Chinese or English, to answer in kind.
@@ -14,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["detect_language", "is_cjk", "normalize_for_match", "split_sentences"]
+__all__ = ["detect_language", "is_cjk", "match_form", "normalize_for_match", "split_sentences"]
 
 # NFKC already folds the full-width ASCII block (，：；（）！？ＡＢ１２ …) and the ideographic
 # space; these are the CJK punctuation marks it leaves alone.
@@ -27,17 +30,26 @@ _PUNCT_FOLD = str.maketrans({
 _WHITESPACE = re.compile(r"\s+")
 
 
-def normalize_for_match(text: str) -> str:
-    """Matching form of ``text``: NFKC, CJK punctuation folded to ASCII, no white space, lower case.
+def match_form(text: str | None) -> str:
+    """NFKC, then every white-space character removed: the one matching form.
 
-    Used to compare phrases across sources (evaluation, de-duplication, citation support); the
-    result is not meant to be displayed.
+    NFKC folds full-width letters, digits and punctuation (``（一）`` → ``(一)``), so a phrase
+    copied from a PDF or typed on a phone matches the reply as written.
+
+    >>> match_form("（一） 加快　与黔南 协作")
+    '(一)加快与黔南协作'
+    """
+    return _WHITESPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+
+
+def normalize_for_match(text: str) -> str:
+    """:func:`match_form` with CJK punctuation folded to ASCII and lower case: for comparing texts
+    that may differ in punctuation style or case (citation support, de-duplication).
 
     >>> normalize_for_match("第６１６号 （贵阳）“强省会”。")
     '第616号(贵阳)"强省会".'
     """
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FOLD)
-    return _WHITESPACE.sub("", text).lower()
+    return match_form(text).translate(_PUNCT_FOLD).lower()
 
 
 # ---- sentences ----------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from assistant.answer.citations import validate
 from assistant.answer.extractive import select_sentences
 from assistant.core import Assistant
 from assistant.errors import QuestionError
-from assistant.retrieval.hybrid import answer_type_missing
+from assistant.retrieval.analysis import asked_facts
+from assistant.retrieval.gate import answer_type_missing
 
 EXAMPLE = "what measures address land for 惠水?"
 
@@ -77,22 +78,22 @@ def test_refusal_when_the_fact_or_place_is_not_there(seed_assistant, question):
 def test_fact_must_stand_next_to_the_subject():
     concepts = [(("产业转移",), 6.0), (("企业",), 1.0), (("税收",), 3.0), (("分成",), 4.0)]
     report = "加快财税体制改革。全年税收收入增长8%。研究产业转移企业税收分享办法。"
-    assert answer_type_missing("产业转移企业的税收按什么比例分成？", [report], concepts) == "ratio"
+    assert answer_type_missing(asked_facts("产业转移企业的税收按什么比例分成？"), [report], concepts) == "ratio"
     reply = "研究产业转移企业税收分享办法。迁出地与迁入地按4:6比例分成。"
-    assert answer_type_missing("产业转移企业的税收按什么比例分成？", [reply], concepts) == ""
+    assert answer_type_missing(asked_facts("产业转移企业的税收按什么比例分成？"), [reply], concepts) == ""
     # The year in the title answers "哪一年" when the text names the subject.
-    assert answer_type_missing("哪一年的报告提出新质生产力？", ["加快发展新质生产力。"],
+    assert answer_type_missing(asked_facts("哪一年的报告提出新质生产力？"), ["加快发展新质生产力。"],
                                [(("新质生产力",), 7.0)], ["2024年政府工作报告"]) == ""
-    assert answer_type_missing("哪一年的报告提出新质生产力？", ["扩大内需。"],
+    assert answer_type_missing(asked_facts("哪一年的报告提出新质生产力？"), ["扩大内需。"],
                                [(("新质生产力",), 7.0)], ["2024年政府工作报告"]) == "date"
 
 
 def test_english_words_ask_for_facts_only_as_whole_words():
     # "agglomeRATIOn" does not ask for a ratio, "smartPHONE" not for a contact.
     text = ["加快建设黔中城市群，成立规划协调机构。"]
-    assert answer_type_missing("Will there be a planning commission for the urban agglomeration?", text) == ""
-    assert answer_type_missing("Which smartphone services will be shared?", text) == ""
-    assert answer_type_missing("What is the tax sharing ratio?", text) == "ratio"
+    assert answer_type_missing(asked_facts("Will there be a planning commission for the urban agglomeration?"), text) == ""
+    assert answer_type_missing(asked_facts("Which smartphone services will be shared?"), text) == ""
+    assert answer_type_missing(asked_facts("What is the tax sharing ratio?"), text) == "ratio"
 
 
 def test_how_the_reply_closes_is_answered_from_its_closing(seed_assistant):
@@ -135,7 +136,8 @@ def test_an_ordinal_points_into_the_conversation_it_is_not_a_topic(seed_assistan
     assert not answer.refused and _sections(answer) == ["三、三是"]  # 税收收入分享办法
     # No reply says 第三条 or 里, so as topics they would weigh the most and sink every section's
     # coverage (a refusal over a larger index): an ordinal weighs like a generic word, 里 is a stopword.
-    weights = dict(seed_assistant.retriever.concepts(seed_assistant.index.snapshot, "第三条里税收怎么分？"))
+    retriever = seed_assistant.retriever
+    weights = dict(retriever.concepts(seed_assistant.index.snapshot, retriever.analyse("第三条里税收怎么分？")))
     assert weights[("第三条",)] < weights[("税收",)] and ("里",) not in weights
 
 
@@ -198,14 +200,14 @@ def test_english_question_cites_the_item_it_asks_about(seed_assistant):
 def test_words_a_rewrite_carried_weigh_less_than_the_users_own(seed_assistant):
     retriever, snap = seed_assistant.retriever, seed_assistant.index.snapshot
     standalone = "考核那块具体怎么说？（保障 机制）"
-    carried = retriever.carried(standalone, own="考核那块具体怎么说？")
-    assert ("保障",) in carried and ("考核",) not in carried
-    plain = dict(retriever.concepts(snap, standalone))
-    weighed = dict(retriever.concepts(snap, standalone, carried))
+    analysis = retriever.analyse(standalone, own="考核那块具体怎么说？")
+    assert ("保障",) in analysis.carried and ("考核",) not in analysis.carried
+    plain = dict(retriever.concepts(snap, retriever.analyse(standalone)))
+    weighed = dict(retriever.concepts(snap, analysis))
     assert weighed[("考核",)] == plain[("考核",)]
     assert weighed[("保障",)] == pytest.approx(plain[("保障",)] / 2)
     # A follow-up that names nothing of its own leans on the carried words fully.
-    assert not retriever.carried("第二点具体怎么做？（推进 要素 市场）", own="第二点具体怎么做？")
+    assert not retriever.analyse("第二点具体怎么做？（推进 要素 市场）", own="第二点具体怎么做？").carried
 
 
 def test_follow_up_is_answered_on_its_own_aspect_not_by_a_lead_in(seed_assistant):

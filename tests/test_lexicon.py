@@ -6,19 +6,14 @@ Everything runs on the real jieba with the shipped dictionaries; no network, no 
 from __future__ import annotations
 
 import re
+import shutil
 import time
 from pathlib import Path
 
 import pytest
 
-from assistant.language.lexicon import (
-    AMBIGUOUS_PLACES,
-    PLACE_CLUSTERS,
-    RESOURCES_DIR,
-    TOWN_COUNTY,
-    Lexicon,
-    read_userdict,
-)
+from assistant.language.lexicon import Lexicon
+from assistant.language.wordlists import RESOURCES_DIR, read_userdict
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_REPLY = ROOT / "corpus" / "reply-616-guiyang.txt"
@@ -189,7 +184,7 @@ def test_places_in_ignores_place_names_inside_other_words(lex: Lexicon) -> None:
 
 
 def test_ambiguous_short_forms_need_a_neighbouring_place(lex: Lexicon) -> None:
-    assert "沿河" in AMBIGUOUS_PLACES
+    assert "沿河" in lex.place_names.ambiguous
     assert lex.places_in("加强沿河地区生态保护") == []
     assert lex.places_in("思南、沿河、德江三县") == ["思南", "沿河", "德江"]
     assert lex.places_in("沿河县") == ["沿河"]
@@ -260,7 +255,7 @@ def test_gov_terms_is_a_jieba_user_dictionary() -> None:
 def test_every_guizhou_county_is_listed_with_pinyin(lex: Lexicon) -> None:
     words = [w for w, _, _ in read_userdict(RESOURCES_DIR / "places.txt")]
     # Every division with an administrative full form (县/区/市/州 …), towns aside.
-    divisions = {lex.canonical_place(w) for w in words if lex.canonical_place(w) != w} - set(TOWN_COUNTY)
+    divisions = {lex.canonical_place(w) for w in words if lex.canonical_place(w) != w} - set(lex.place_names.towns)
     assert len(divisions) >= 88 + 9 + 1  # 88 county-level, 9 prefecture-level, the province
     for county in _words(
         "南明 云岩 花溪 乌当 白云 观山湖 清镇 开阳 息烽 修文 都匀 福泉 荔波 贵定 瓮安 独山 平塘 罗甸 长顺 龙里 惠水 三都 西秀 平坝 普定 镇宁 关岭 紫云"
@@ -272,12 +267,46 @@ def test_every_guizhou_county_is_listed_with_pinyin(lex: Lexicon) -> None:
 
 
 def test_cluster_tables_use_canonical_names(lex: Lexicon) -> None:
-    for members in PLACE_CLUSTERS.values():
+    for members in lex.place_names.clusters.values():
         for place in members:
             assert lex.canonical_place(place) == place
-    for town, county in TOWN_COUNTY.items():
+    for town, county in lex.place_names.towns.items():
         assert lex.canonical_place(town) == town
         assert lex.canonical_place(county) == county
+
+
+def test_place_tables_are_read_from_their_files(tmp_path: Path) -> None:
+    resources = tmp_path / "resources"
+    shutil.copytree(RESOURCES_DIR, resources)
+    with open(resources / "place_towns.tsv", "a", encoding="utf-8") as f:
+        f.write("雅水\t惠水\n")
+    with open(resources / "place_clusters.tsv", "a", encoding="utf-8") as f:
+        f.write("修文—开阳城镇组团\t修文|开阳\n")
+    lex = Lexicon(resources, cache_dir=tmp_path)
+    assert "雅水" in lex.cluster_of("惠水")
+    assert lex.cluster_of("修文")[:2] == ["修文", "开阳"]
+    assert lex.cluster_of("修文") != Lexicon.default().cluster_of("修文")
+
+
+def test_a_malformed_place_table_names_its_file_and_line(tmp_path: Path) -> None:
+    resources = tmp_path / "resources"
+    shutil.copytree(RESOURCES_DIR, resources)
+    with open(resources / "place_towns.tsv", "a", encoding="utf-8") as f:
+        f.write("雅水 惠水\n")  # a space where the tab belongs
+    with pytest.raises(ValueError, match=r"place_towns\.tsv:\d+: expected 'town<TAB>county'"):
+        Lexicon(resources)
+
+
+def test_fingerprint_changes_with_the_files_that_decide_the_cut(tmp_path: Path) -> None:
+    resources = tmp_path / "resources"
+    shutil.copytree(RESOURCES_DIR, resources)
+    before = Lexicon(resources).fingerprint
+    with open(resources / "place_clusters.tsv", "a", encoding="utf-8") as f:
+        f.write("修文—开阳城镇组团\t修文|开阳\n")  # read on the question's side only
+    assert Lexicon(resources).fingerprint == before
+    with open(resources / "place_aliases.tsv", "a", encoding="utf-8") as f:
+        f.write("开阳县\t开阳\n")  # decides which short form a full form yields: tokens change
+    assert Lexicon(resources).fingerprint != before
 
 
 def test_glossary_and_stopwords_are_sane(lex: Lexicon) -> None:

@@ -11,7 +11,8 @@ import re
 from dataclasses import dataclass, field
 
 from assistant.language.lexicon import Lexicon
-from assistant.retrieval.hybrid import Retrieval, asked_facts, covered_by
+from assistant.retrieval.fusion import Concepts
+from assistant.retrieval.hybrid import Retrieval
 from assistant.schema import ScoredChunk
 from assistant.text import split_sentences
 
@@ -35,12 +36,12 @@ _ANY = 1e-9  # a score threshold that any sentence naming one of the question's 
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
-    (re.compile(r"谁提|提出|提案者|提案人|代表是谁|哪位代表|什么人|who|proposer|deputy", re.I), ("代表提案者", "提案者", "代表")),
-    (re.compile(r"编号|多少号|几号|number", re.I), ("建议提案编号", "编号")),
-    (re.compile(r"主办|会办|承办|协办|单位|办理|负责|答复|handl|department|office|unit|responsible|in charge", re.I),
+    (re.compile(r"谁提|提出|提案者|提案人|代表是谁|哪位代表|什么人|who|proposer|deputy", re.IGNORECASE), ("代表提案者", "提案者", "代表")),
+    (re.compile(r"编号|多少号|几号|number", re.IGNORECASE), ("建议提案编号", "编号")),
+    (re.compile(r"主办|会办|承办|协办|单位|办理|负责|答复|handl|department|office|unit|responsible|in charge", re.IGNORECASE),
      ("主办单位", "会办单位")),
-    (re.compile(r"届次|会议|哪届|session|meeting", re.I), ("会议届次",)),
-    (re.compile(r"标题|题目|什么建议|title|about what|what .*suggestion", re.I), ("建议提案标题", "复文标题")),
+    (re.compile(r"届次|会议|哪届|session|meeting", re.IGNORECASE), ("会议届次",)),
+    (re.compile(r"标题|题目|什么建议|title|about what|what .*suggestion", re.IGNORECASE), ("建议提案标题", "复文标题")),
 ]
 
 
@@ -66,6 +67,29 @@ FRAMING = {
 }
 
 
+@dataclass
+class _Asked:
+    """What the sentences must be about: the question's concepts without the words that only ask
+    for a kind of fact ("哪一年", "比例"), its aspects besides places ("惠水的*土地*政策"), the
+    aspects a sentence must cover, and the facts a sentence should hold (a date, an amount …)."""
+
+    concepts: Concepts
+    aspects: Concepts
+    required: set[tuple[str, ...]]
+    facts: list[re.Pattern]
+
+    @classmethod
+    def of(cls, found: Retrieval) -> _Asked:
+        q = found.analysis
+        concepts = [(g, w) for g, w in found.concepts if not any(q.is_ask_word(t) for t in g)]
+        aspects = [(g, w) for g, w in concepts if g not in q.place_concepts]
+        # A follow-up that names an aspect of its own ("What about taxes?") is answered by sentences
+        # on that aspect, not by those on the topic carried over from the previous question (which
+        # still counts, at its lower weight, in comparing two sentences on the aspect).
+        required = {g for g, _ in aspects if g not in q.carried} or {g for g, _ in aspects}
+        return cls(concepts, aspects, required, [kind.holds for kind in q.facts])
+
+
 def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     """Choose the sources to cite and, in each, the sentences that answer the question.
 
@@ -77,64 +101,15 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     sources = found.results
     if not sources:
         return []
-    if found.card_intent:
-        for rank, sc in enumerate(sources[:3], start=1):
-            if sc.chunk.kind == "card":
-                lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
-                if lines:
-                    return [Selection(rank, sc, lines)]
-    if found.closing_intent:  # "How does the reply close?": its closing, as written
-        for rank, sc in enumerate(sources[:3], start=1):
-            if sc.chunk.kind == "closing":
-                text = sc.chunk.text
-                return [Selection(rank, sc, [(a, b) for a, b in split_sentences(text) if text[a:b].strip()])]
-    # The words that ask ("哪一年", "比例") are not what a sentence should be about; a question that
-    # asks for a kind of fact is answered by sentences that hold one.
-    asked = asked_facts(found.query)
-    facts = [holds for _, holds in asked]
-    concepts = [(g, w) for g, w in found.concepts if not any(asking(t) for asking, _ in asked for t in g)]
-    aspects = [(g, w) for g, w in concepts if not all(lexicon.canonical_place(t) for t in g)]
-    # A follow-up that names an aspect of its own ("What about taxes?") is answered by sentences on
-    # that aspect, not by those on the topic carried over from the previous question (which still
-    # counts, at its lower weight, in comparing two sentences on the aspect).
-    required = {g for g, _ in aspects if g not in found.carried} or {g for g, _ in aspects}
-    best = sources[0].score
-    total_weight = sum(w for _, w in concepts)
-    selections: list[Selection] = []
-    top_doc = sources[0].chunk.doc_id
-    first_best = 0.0
-    first_holds: bool | None = None  # whether the first quoted source holds an asked-for fact
-    for rank, sc in enumerate(sources, start=1):
-        if len(selections) >= MAX_SOURCES:
-            break
-        if rank > 1 and sc.score < RELATIVE_SOURCE_SCORE * best:
-            continue
-        # Another document must be nearly as good as the best source to be cited beside it.
-        other_doc = rank > 1 and sc.chunk.doc_id != top_doc
-        share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
-        if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
-            continue
-        # The best source is quoted whatever its words; when it is only a lead-in, the best item of
-        # the same document stands in for it (never another document: that must earn its place).
-        must = rank == 1 or (not selections and sc.chunk.doc_id == top_doc)
-        # The question asks for a fact the best source does not hold ("2019年经济增长目标的区间"
-        # over the section that comments on the targets): a sentence of the same document that holds
-        # one and names the subject at all is the answer, however few of the question's words it has.
-        seek_fact = not must and first_holds is False and sc.chunk.doc_id == top_doc
-        min_score = 0.0 if must else (_ANY if seek_fact else share * total_weight)
-        spans, aspect_score = _best_spans(sc, concepts, aspects, required, lexicon, must=must,
-                                          min_score=min_score, facts=facts, shares=found.term_shares)
-        if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best and not (seek_fact and spans):
-            continue
-        if spans:
-            if not selections:
-                first_best = aspect_score
-                first_holds = _holds(sc, spans, facts) if facts else None
-            selections.append(Selection(rank, sc, spans, aspect_score))
-    if facts and len(selections) > 1:
+    about_the_reply = _card_or_closing(found)
+    if about_the_reply:
+        return about_the_reply
+    asked = _Asked.of(found)
+    selections, first_best = _quoted_sources(found, asked, lexicon)
+    if asked.facts and len(selections) > 1:
         # The question asks for a kind of fact (a target figure, a date …): sources that hold one
         # answer it; the best-ranked source, quoted whatever it held, steps aside for them.
-        holding = [sel for sel in selections if _holds(sel.source, sel.spans, facts)]
+        holding = [sel for sel in selections if _holds(sel.source, sel.spans, asked.facts)]
         if holding:
             best_holding = max(sel.aspect_score for sel in holding)
             selections = [sel for sel in holding if sel.aspect_score >= RELATIVE_SENTENCE_SCORE * best_holding]
@@ -157,19 +132,75 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     return selections
 
 
+def _card_or_closing(found: Retrieval) -> list[Selection]:
+    """A question about the reply itself: the lines of its card it asks for (the proposer, the
+    number …), or its closing as written ("How does the reply close?"); else []."""
+    if found.analysis.card_intent:
+        for rank, sc in enumerate(found.results[:3], start=1):
+            if sc.chunk.kind == "card":
+                lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
+                if lines:
+                    return [Selection(rank, sc, lines)]
+    if found.analysis.closing_intent:
+        for rank, sc in enumerate(found.results[:3], start=1):
+            if sc.chunk.kind == "closing":
+                text = sc.chunk.text
+                return [Selection(rank, sc, [(a, b) for a, b in split_sentences(text) if text[a:b].strip()])]
+    return []
+
+
+def _quoted_sources(found: Retrieval, asked: _Asked, lexicon: Lexicon) -> tuple[list[Selection], float]:
+    """The sources worth quoting, in rank order, with their sentences; and the first one's best
+    sentence's score on the question's aspects."""
+    sources = found.results
+    best = sources[0].score
+    total_weight = sum(w for _, w in asked.concepts)
+    selections: list[Selection] = []
+    top_doc = sources[0].chunk.doc_id
+    first_best = 0.0
+    first_holds: bool | None = None  # whether the first quoted source holds an asked-for fact
+    for rank, sc in enumerate(sources, start=1):
+        if len(selections) >= MAX_SOURCES:
+            break
+        if rank > 1 and sc.score < RELATIVE_SOURCE_SCORE * best:
+            continue
+        # Another document must be nearly as good as the best source to be cited beside it.
+        other_doc = rank > 1 and sc.chunk.doc_id != top_doc
+        share = OTHER_DOCUMENT_SHARE if other_doc else MIN_SHARE_OTHER_SOURCES
+        if other_doc and sc.score < OTHER_DOCUMENT_SCORE * best:
+            continue
+        # The best source is quoted whatever its words; when it is only a lead-in, the best item of
+        # the same document stands in for it (never another document: that must earn its place).
+        must = rank == 1 or (not selections and sc.chunk.doc_id == top_doc)
+        # The question asks for a fact the best source does not hold ("2019年经济增长目标的区间"
+        # over the section that comments on the targets): a sentence of the same document that holds
+        # one and names the subject at all is the answer, however few of the question's words it has.
+        seek_fact = not must and first_holds is False and sc.chunk.doc_id == top_doc
+        min_score = 0.0 if must else (_ANY if seek_fact else share * total_weight)
+        spans, aspect_score = _best_spans(sc, asked, lexicon, must=must, min_score=min_score,
+                                          shares=found.term_shares)
+        if selections and aspect_score < RELATIVE_SENTENCE_SCORE * first_best and not (seek_fact and spans):
+            continue
+        if spans:
+            if not selections:
+                first_best = aspect_score
+                first_holds = _holds(sc, spans, asked.facts) if asked.facts else None
+            selections.append(Selection(rank, sc, spans, aspect_score))
+    return selections, first_best
+
+
 def _holds(sc: ScoredChunk, spans: list[tuple[int, int]], facts: list[re.Pattern]) -> bool:
     return any(f.search(sc.chunk.text[a:b]) for f in facts for a, b in spans)
 
 
-def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, required: set, lexicon: Lexicon,
-                must: bool, min_score: float = 0.0, facts: list[re.Pattern] | None = None,
+def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, min_score: float = 0.0,
                 shares: dict[str, float] | None = None) -> tuple[list[tuple[int, int]], float]:
     """The source's best sentences (those scoring ≥ 0.6 of its best) and the best sentence's
-    score on the question's aspects alone. A sentence must cover one of the ``required`` aspects.
+    score on the question's aspects alone. A sentence must cover one of the required aspects.
 
-    With ``facts`` (the question asks for a date, an amount …), only sentences holding such a fact
-    count when the source has any; a source other than the first (not ``must``) without one is
-    not quoted.
+    When the question asks for a kind of fact (a date, an amount …), only sentences holding such a
+    fact count when the source has any; a source other than the first (not ``must``) without one
+    is not quoted.
     """
     text = sc.chunk.text
     # A lead-in ("对建立联动发展保障机制做出了如下考虑:") announces the items that follow; it
@@ -177,14 +208,15 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, required: set, l
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip() and not _LEAD_IN.search(text[a:b])]
     if not spans:
         return [], 0.0
-    aspect_groups = {g for g, _ in aspects}
+    aspect_groups = {g for g, _ in asked.aspects}
+    facts, required = asked.facts, asked.required
     scored = []
     for a, b in spans:
         sentence = text[a:b]
-        covered = covered_by(sentence, set(lexicon.tokenize(sentence)), concepts, shares)
+        covered = covered_by(sentence, set(lexicon.tokenize(sentence)), asked.concepts, shares)
         if required and not any(g in required for g, _ in covered):
             continue
-        on_aspects = sum(w for g, w in covered if g in aspect_groups) if aspects else None
+        on_aspects = sum(w for g, w in covered if g in aspect_groups) if asked.aspects else None
         holds = bool(facts) and any(f.search(sentence) for f in facts)
         scored.append((sum(w for _, w in covered), a, b, on_aspects, holds))
     if facts:
@@ -202,6 +234,19 @@ def _best_spans(sc: ScoredChunk, concepts: list, aspects: list, required: set, l
     keep = [(s, a, b) for s, a, b, _ in scored if s >= 0.6 * top]
     keep.sort(key=lambda x: -x[0])
     return sorted((a, b) for _, a, b in keep[:MAX_SENTENCES_PER_SOURCE]), top_aspects
+
+
+def covered_by(sentence: str, tokens: frozenset[str] | set[str], concepts: Concepts,
+               shares: dict[str, float] | None = None) -> Concepts:
+    """The concepts a sentence covers, with the weight it earns: one of the group's terms is a token
+    of it, or (two characters and more) stands in it — "作" is not in 作用, 规划委员会 is in
+    设立黔中城市群规划委员会. With ``shares``, a group earns the share of its best term present."""
+    out = []
+    for group, weight in concepts:
+        present = [t for t in group if t in tokens or (len(t) > 1 and t in sentence)]
+        if present:
+            out.append((group, weight * max(shares.get(t, 1.0) for t in present) if shares else weight))
+    return out
 
 
 def _card_lines(question: str, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

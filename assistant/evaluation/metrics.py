@@ -18,26 +18,18 @@ retriever cannot inflate nDCG by returning the same text again.
 from __future__ import annotations
 
 import math
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+from assistant.text import match_form
 
 #: Retrieval cut-offs reported as hit@k.
 HIT_CUTOFFS = (1, 3, 5)
 #: The cut-off of nDCG.
 NDCG_CUTOFF = 5
 
-_SPACE = re.compile(r"\s+")
-
-
-def normalize_for_match(text: str) -> str:
-    """NFKC, then every white-space character removed — the contract's matching form.
-
-    NFKC folds full-width letters, digits and punctuation (``（一）`` → ``(一)``), so a phrase
-    copied from a PDF or typed on a phone matches the reply as written.
-    """
-    return _SPACE.sub("", unicodedata.normalize("NFKC", text or ""))
+#: The contract's matching form (NFKC, white space removed), under the name the evaluation uses.
+normalize_for_match = match_form
 
 
 def contains_any(text: str, phrases: Iterable[str]) -> bool:

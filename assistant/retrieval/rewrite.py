@@ -12,10 +12,15 @@ import re
 
 from assistant.language.lexicon import Lexicon
 from assistant.reading.numbers import suggestion_numbers
+from assistant.retrieval.analysis import ORDINAL
 from assistant.text import detect_language
 
-# Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …).
-_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|第[一二三四五六七八九十\d]+[点条项个])|呢[？?]?$|这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|除此之外|此外|另外|还有(?:什么|哪些|没有)")
+# Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …); an
+# ordinal opens a follow-up only with its classifier (第二点, not 第616号 or 第三方).
+_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|(?:" + ORDINAL.pattern
+                      + r")(?<=[点条项个]))|呢[？?]?$|"
+                      r"这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|"
+                      r"除此之外|此外|另外|还有(?:什么|哪些|没有)")
 _EN_CUES = re.compile(
     r"^(and|what about|how about|and what|what else|also|then|tell me more|more on|same for)\b"
     r"|\b(it|its|this|that|these|those|they|them|the second|the first|the third|point)\b",
@@ -31,7 +36,10 @@ _ITEM_SEPARATORS = re.compile(r"[、，,；;\n]|\s+and\s+|和|及|以及")
 _DIRECTION = re.compile(r"^[向往]?[东南西北][向部边面方]?$|^(east|south|west|north)(ern|ward|wards)?$", re.IGNORECASE)
 
 MAX_CARRIED_TERMS = 6
-# Words that ask for more without naming an aspect of their own.
+# Words that ask for more without naming an aspect of their own. Not retrieval's framing words
+# (analysis.GENERIC_TERMS, ASKS_MORE): here 政策, 工作, 办法 and a bare 第二 count as aspects — of the
+# follow-up ("那政策方面呢？") or carried over from the last question (one list for both changes how
+# three follow-ups of eval/questions are rewritten).
 _GENERIC = {
     "具体", "详细", "详细情况", "怎么", "怎么样", "如何", "做", "措施", "举措", "内容", "情况", "进展", "哪些", "什么",
     "一点", "一下", "说说", "介绍", "展开", "落实", "第二点", "第一点", "第三点", "这点", "这一点",

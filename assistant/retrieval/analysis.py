@@ -1,0 +1,147 @@
+"""What a question asks, read once: its terms and concepts, places, years, intents and the kind of
+fact it wants. Ranking, the relevance gate and the extractive answer all read this one object."""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.language.lexicon import Lexicon
+from assistant.language.wordlists import RESOURCES_DIR, read_lines
+
+__all__ = [
+    "ASKS_MORE",
+    "GENERIC_TERMS",
+    "ORDINAL",
+    "FactKind",
+    "QuestionAnalysis",
+    "analyse",
+    "asked_facts",
+    "fact_kinds",
+]
+
+YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
+# Questions about the reply itself: its proposer, number, session, handling units, title, signature.
+CARD_INTENT = re.compile(
+    r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
+    r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
+    r"who (?:proposed|submitted|raised|made|wrote|put forward|filed)|proposer|which (?:deputy|session|meeting|"
+    r"department|office|unit|body|government)|handl|in charge|responsible|what number|suggestion number|"
+    r"which number|title of|哪次会|什么会上|哪个会上|名义|发文机关|落款|署名|issued|signed|sent by|on whose behalf|"
+    r"which government",
+    re.IGNORECASE,
+)
+# Questions about how the reply ends (its thanks and contact line).
+CLOSING_INTENT = re.compile(
+    r"结束语|结尾|结语|最后(?:怎么|如何|说了|写了)|"
+    r"how does (?:the|this|it) (?:reply|answer|letter)? ?(?:close|end)|closing|ends? with|sign(?:ed)? off",
+    re.IGNORECASE,
+)
+# Words that frame a question rather than name its subject ("有哪些*措施*", "*政策*"): they count
+# for little when judging whether a section (or sentence) covers the question.
+GENERIC_TERMS = frozenset({
+    "措施", "举措", "政策", "情况", "工作", "内容", "方面", "问题", "做法", "办法", "有关", "相关", "方式",
+    "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
+})
+ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?")  # 第三条: points into the conversation
+# Words of a follow-up that ask for more without naming anything ("第二点具体怎么做？", "展开说说").
+ASKS_MORE = re.compile(ORDINAL.pattern + r"|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
+                       r"more|details?|else|tell|explain|elaborate|point|first|second|third")
+
+
+@dataclass(frozen=True)
+class FactKind:
+    """A kind of fact a question may ask for (a date, an amount, a target …); see ``asked_facts.tsv``."""
+
+    name: str
+    asks: re.Pattern  # the question asks for this kind of fact
+    holds: re.Pattern  # a text states one
+    refuses: bool  # the gate refuses when no answering text holds one; else it only picks sentences
+    ask_words: re.Pattern | None = None  # tokens that only say which kind is asked ("目标", "区间")
+
+    def is_ask_word(self, token: str) -> bool:
+        """Whether ``token`` only says which kind of fact is asked: "哪一年" in "哪一年出台的"."""
+        return bool(self.asks.search(token) or (self.ask_words and self.ask_words.match(token)))
+
+
+@functools.cache
+def fact_kinds(path: Path = RESOURCES_DIR / "asked_facts.tsv") -> tuple[FactKind, ...]:
+    """The kinds of fact of ``asked_facts.tsv``, in file order (the gate reports the first missing)."""
+    kinds = []
+    for lineno, line in read_lines(path):
+        name, use, asks, holds, *words = line.split("\t")
+        if use not in ("refuse", "choose") or len(words) > 1:
+            raise ValueError(f"{path}:{lineno}: expected 'kind<TAB>refuse|choose<TAB>asks<TAB>holds"
+                             f"[<TAB>ask words]', got {line!r}")
+        kinds.append(FactKind(name, re.compile(asks, re.IGNORECASE), re.compile(holds), use == "refuse",
+                              re.compile(words[0], re.IGNORECASE) if words else None))
+    return tuple(kinds)
+
+
+@dataclass(frozen=True)
+class QuestionAnalysis:
+    """What one question asks, as read by :func:`analyse`."""
+
+    text: str
+    terms: tuple[str, ...]  # search terms (the lexicon's query terms)
+    concepts: tuple[tuple[str, ...], ...]  # groups of interchangeable terms, unweighted
+    carried: frozenset[tuple[str, ...]]  # concepts a follow-up's rewrite brought in, not typed by the user
+    framing: frozenset[tuple[str, ...]]  # concepts that frame the question (措施, 第三条), not its subject
+    place_concepts: frozenset[tuple[str, ...]]  # concepts that only name places
+    places: tuple[str, ...]  # places of the lexicon's own, canonical forms
+    place_groups: tuple[tuple[str, ...], ...]  # each place with the places it goes with
+    other_places: tuple[str, ...]  # places elsewhere (北京市)
+    years: tuple[str, ...]
+    card_intent: bool  # asks about the proposer, number, session or units
+    closing_intent: bool  # asks how the reply closes
+    facts: tuple[FactKind, ...]  # the kinds of fact it asks for, in table order
+
+    @property
+    def refusing_facts(self) -> tuple[FactKind, ...]:
+        """The kinds of fact the gate checks (a target only picks sentences)."""
+        return tuple(kind for kind in self.facts if kind.refuses)
+
+    def is_ask_word(self, token: str) -> bool:
+        """Whether ``token`` only asks for a kind of fact the question wants ("哪一年", "比例")."""
+        return any(kind.is_ask_word(token) for kind in self.facts)
+
+
+def analyse(question: str, lexicon: Lexicon, own: str = "") -> QuestionAnalysis:
+    """Read ``question`` once. ``own`` is what the user typed when ``question`` is a rewritten
+    follow-up: the concepts the rewrite added are marked ``carried``."""
+    concepts = tuple(lexicon.query_concepts(question))
+    places = tuple(lexicon.places_in(question))
+    return QuestionAnalysis(
+        text=question,
+        terms=tuple(lexicon.query_terms(question)),
+        concepts=concepts,
+        carried=_carried(question, own, concepts, lexicon),
+        framing=frozenset(g for g in concepts if all(t in GENERIC_TERMS or ORDINAL.fullmatch(t) for t in g)),
+        place_concepts=frozenset(g for g in concepts if all(lexicon.canonical_place(t) for t in g)),
+        places=places,
+        place_groups=tuple(tuple(lexicon.cluster_of(p)) for p in places),
+        other_places=tuple(lexicon.other_places(question)),
+        years=tuple(dict.fromkeys(YEAR.findall(question))),
+        card_intent=bool(CARD_INTENT.search(question)),
+        closing_intent=bool(CLOSING_INTENT.search(question)),
+        facts=asked_facts(question),
+    )
+
+
+def asked_facts(question: str) -> tuple[FactKind, ...]:
+    """The kinds of fact ``question`` asks for, in table order: "哪一年出台的" asks for a date."""
+    return tuple(kind for kind in fact_kinds() if kind.asks.search(question))
+
+
+def _carried(question: str, own: str, concepts: tuple[tuple[str, ...], ...],
+             lexicon: Lexicon) -> frozenset[tuple[str, ...]]:
+    """The concepts of a rewritten follow-up that the user did not type (none when the user's
+    words name nothing: "第二点具体怎么做？" leans on the carried words entirely)."""
+    if not own or own.strip() == question.strip():
+        return frozenset()
+    typed = {t for group in lexicon.query_concepts(own) for t in group}
+    if all(t in GENERIC_TERMS or ASKS_MORE.fullmatch(t) for t in typed):
+        return frozenset()
+    return frozenset(g for g in concepts if not typed.intersection(g))

@@ -1,0 +1,141 @@
+"""Fusion: the keyword and vector candidate lists merged by weighted reciprocal rank, then boosted
+for what the question asks (its concepts, places, years, intents) and for government documents.
+
+Every boost is a share of a first place's fused score on one list (``1 / (rrf_k + 1)``), so the
+settings read the same whatever ``rrf_k`` is.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from assistant.index.search_index import Snapshot
+from assistant.retrieval.analysis import QuestionAnalysis
+from assistant.schema import ScoredChunk
+from assistant.settings import Settings
+
+__all__ = ["CARRIED_WEIGHT", "GENERIC_WEIGHT", "Concepts", "coverage", "fuse", "term_shares", "weigh_concepts"]
+
+#: Weight of the concepts that frame a question (措施, 第三条) against those that name its subject.
+GENERIC_WEIGHT = 0.3
+#: Weight of the concepts a follow-up's rewrite carried over from earlier turns (vs the user's own).
+CARRIED_WEIGHT = 0.5
+
+#: A question's concepts with their weights: (interchangeable terms, idf weight).
+Concepts = list[tuple[tuple[str, ...], float]]
+#: A candidate list: (kind — "dense" or "lexical", weight, [(chunk id, score)] best first).
+Hits = tuple[str, float, list[tuple[str, float]]]
+
+
+def weigh_concepts(snap: Snapshot, analysis: QuestionAnalysis, unknown_term_weight: float) -> Concepts:
+    """The question's concepts with idf weights (English words the glossary turned into Chinese
+    are matched as Chinese); framing concepts weigh :data:`GENERIC_WEIGHT` as much, and those a
+    follow-up's rewrite carried :data:`CARRIED_WEIGHT` as much."""
+    idf_all = snap.keyword.idf_of([t for group in analysis.concepts for t in group])
+    out = []
+    for group in analysis.concepts:
+        known = [t for t in group if t in snap.keyword.vocab]
+        weight = max(idf_all[t] for t in group)
+        if not known and all(t.isascii() for t in group):
+            # An English word the glossary does not know and no document uses: it still counts
+            # against coverage (the question asks about something), but for less.
+            weight *= unknown_term_weight
+        if group in analysis.framing:
+            weight *= GENERIC_WEIGHT  # "第三条里税收怎么分？": 第三条 points into the conversation
+        if group in analysis.carried:
+            weight *= CARRIED_WEIGHT
+        out.append((group, weight))
+    return out
+
+
+def term_shares(snap: Snapshot, concepts: Concepts) -> dict[str, float]:
+    """For a term that is part of a longer term of its concept (规划 of 规划委员会): its idf ÷ the
+    concept's largest, so that a sentence that says 规划 covers "planning commission" only for that
+    share. Alternatives that are not parts of one another (土地, 用地) count fully."""
+    parts = [(t, g) for g, _ in concepts for t in g if any(t != u and t in u for u in g)]
+    idf = snap.keyword.idf_of([t for _, g in parts for t in g])
+    return {t: min(1.0, idf[t] / (max(idf[u] for u in g) or 1.0)) for t, g in parts}
+
+
+def coverage(snap: Snapshot, chunk_ids: list[str], concepts: Concepts) -> np.ndarray:
+    """Idf-weighted share of the question's concepts that each chunk contains."""
+    total = sum(w for _, w in concepts)
+    if total <= 0 or not chunk_ids:
+        return np.zeros(len(chunk_ids))
+    held = snap.keyword.contains([group for group, _ in concepts], chunk_ids)
+    return np.asarray([w for _, w in concepts]) @ held / total
+
+
+def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts: Concepts,
+         settings: Settings, focus: dict[str, float] | None = None) -> list[ScoredChunk]:
+    """Weighted reciprocal-rank fusion of ``(kind, weight, hits)`` lists, plus bonuses for
+    covering the question's concepts and places, for government documents' sections, and for
+    the documents a follow-up is about (``focus``: doc id → 0..1). Best first, each text once."""
+    found = _reciprocal_rank(snap, lists, settings.rrf_k)
+    boosts = _Boosts(snap, analysis, settings, focus or {})
+    for sc, cov in zip(found.values(), coverage(snap, list(found), concepts)):
+        sc.coverage = float(cov)
+        boosts.apply(sc)
+    # Equal scores are ordered by document and position, not by which list saw them first: the
+    # same question over an index with one more document must not swap two tied sections.
+    ranked = sorted(found.values(), key=lambda x: (-round(x.score, 9), x.chunk.doc_id, x.chunk.order))
+    unique: list[ScoredChunk] = []
+    seen: set[bytes] = set()
+    for sc in ranked:  # identical text (the same reply ingested twice) is shown once
+        key = snap.text_key(sc.chunk)
+        if key not in seen:
+            seen.add(key)
+            unique.append(sc)
+    return unique
+
+
+def _reciprocal_rank(snap: Snapshot, lists: list[Hits], rrf_k: int) -> dict[str, ScoredChunk]:
+    """Each candidate's weighted sum of ``weight / (rrf_k + rank)``, with its rank and score on
+    each kind of list (the first list of a kind that saw it)."""
+    found: dict[str, ScoredChunk] = {}
+    for kind, weight, hits in lists:
+        for rank, (cid, score) in enumerate(hits, start=1):
+            sc = found.setdefault(cid, ScoredChunk(snap.chunks[cid], 0.0))
+            if kind == "dense" and sc.dense_rank is None:
+                sc.dense_score, sc.dense_rank = score, rank
+            elif kind == "lexical" and sc.lexical_rank is None:
+                sc.lexical_score, sc.lexical_rank = score, rank
+            sc.score += weight / (rrf_k + rank)
+    return found
+
+
+class _Boosts:
+    """The bonuses a candidate earns for what the question asks, each a share of ``top``."""
+
+    def __init__(self, snap: Snapshot, analysis: QuestionAnalysis, settings: Settings,
+                 focus: dict[str, float]):
+        self.snap = snap
+        self.analysis = analysis
+        self.s = settings
+        self.focus = focus
+        self.top = 1.0 / (settings.rrf_k + 1)  # the fused score of a first place on one list
+        # The places a named place goes with (惠水 → 长顺, 广顺) earn half the place boost.
+        self.cluster = {p for group in analysis.place_groups for p in group} - set(analysis.places)
+
+    def apply(self, sc: ScoredChunk) -> None:
+        """Add the bonuses to ``sc.score`` (its ``coverage`` set), one at a time in a fixed order:
+        the sum must not depend on how the terms are grouped."""
+        s, top, chunk, q = self.s, self.top, sc.chunk, self.analysis
+        if chunk.kind != "intro" or chunk.doc_id in self.snap.structured_docs:
+            sc.score += s.structure_boost * top  # a section of a government document, not free text
+        if chunk.suggestion_no:
+            sc.score += s.reply_boost * top
+        if chunk.doc_id in self.focus:
+            sc.score += s.focus_boost * top * self.focus[chunk.doc_id]
+        if q.closing_intent and chunk.kind == "closing":
+            sc.score += s.card_boost * top
+        sc.score += s.coverage_weight * top * sc.coverage
+        if q.places:
+            if any(p in chunk.text for p in q.places):
+                sc.score += s.place_boost * top
+            elif any(p in chunk.text for p in self.cluster):
+                sc.score += 0.5 * s.place_boost * top
+        if q.years and any(y in chunk.index_text or y in chunk.doc_title for y in q.years):
+            sc.score += s.year_boost * top  # "2023年…的目标" is about 2023's report
+        if q.card_intent and chunk.kind == "card":
+            sc.score += s.card_boost * top

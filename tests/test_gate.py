@@ -1,0 +1,182 @@
+"""The relevance gate, one rule at a time, on hand-built candidates: no model, no index.
+
+Each test builds the fused ranking (``ScoredChunk``s with their coverage and list ranks) and the
+dense candidate list directly, reads the question with the real lexicon, and asks the gate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from assistant.index.keyword_index import KeywordIndex
+from assistant.language.lexicon import Lexicon
+from assistant.retrieval.analysis import analyse, asked_facts
+from assistant.retrieval.gate import answer_type_missing, gate, known_concepts, unanchored
+from assistant.schema import Chunk, ScoredChunk
+from assistant.settings import Settings
+
+SETTINGS = Settings()
+# Cosines of a candidate list where nothing stands out: e5 bunches them whatever the question.
+BUNCHED = [0.86, 0.855, 0.853, 0.85, 0.848, 0.845]
+
+
+@pytest.fixture(scope="module")
+def lex() -> Lexicon:
+    return Lexicon.default()
+
+
+def section(text: str, title: str = "贵阳市人民政府关于第616号代表建议的答复", kind: str = "section",
+            coverage: float = 0.0, dense_rank: int | None = None, lexical_rank: int | None = None,
+            cid: str = "c") -> ScoredChunk:
+    chunk = Chunk(chunk_id=cid, doc_id="d", doc_title=title, text=text, index_text=f"{title}\n{text}", kind=kind)
+    return ScoredChunk(chunk, 1.0, dense_rank=dense_rank, lexical_rank=lexical_rank, coverage=coverage)
+
+
+def dense(*scores: float) -> list[tuple[str, float]]:
+    return [(f"c{i}", s) for i, s in enumerate(scores)]
+
+
+def decide(lex, question, fused, dense_list=BUNCHED, concepts=None, settings=SETTINGS):
+    scores = dense(*dense_list) if dense_list and isinstance(dense_list[0], float) else dense_list
+    return gate(fused, scores, analyse(question, lex), concepts or [], settings)
+
+
+# ---- coverage and the dense margin ---------------------------------------------------------------
+def test_nothing_found_is_not_relevant(lex):
+    assert decide(lex, "土地要素怎么保障？", []) == (False, {})
+
+
+def test_coverage_of_the_questions_concepts_answers(lex):
+    threshold = SETTINGS.gate_coverage
+    relevant, evidence = decide(lex, "土地要素怎么保障？", [section("保障土地要素。", coverage=threshold)])
+    assert relevant and evidence["coverage"] == threshold
+    relevant, evidence = decide(lex, "土地要素怎么保障？", [section("保障土地要素。", coverage=threshold - 0.01)])
+    assert not relevant
+
+
+def test_the_dense_evidence_is_the_margin_over_the_median_not_the_cosine(lex):
+    top = [section("加强组织协调。")]
+    # The same best cosine: bunched with the rest it is no evidence, standing out it is.
+    assert not decide(lex, "组织协调怎么做？", top, BUNCHED)[0]
+    standing_out = [0.86, 0.80, 0.80, 0.79, 0.78]
+    relevant, evidence = decide(lex, "组织协调怎么做？", top, standing_out)
+    assert relevant and evidence["dense_margin"] == pytest.approx(0.06) and evidence["dense_top"] == 0.86
+    # Fewer than three candidates give no median worth the name: no margin.
+    assert decide(lex, "组织协调怎么做？", top, [0.9, 0.5])[1]["dense_margin"] == 0.0
+
+
+def test_both_lists_agreeing_on_the_top_lowers_the_coverage_needed(lex):
+    weak = SETTINGS.gate_coverage_weak
+    agreed = section("保障土地要素。", coverage=weak, dense_rank=2, lexical_rank=1)
+    relevant, evidence = decide(lex, "土地要素怎么保障？", [agreed])
+    assert relevant and evidence["agree"]
+    one_list = section("保障土地要素。", coverage=weak, dense_rank=8, lexical_rank=1)
+    assert not decide(lex, "土地要素怎么保障？", [one_list])[0]
+
+
+# ---- questions about the reply itself ------------------------------------------------------------
+def test_a_question_about_the_proposer_is_answered_by_the_card(lex):
+    card = section("代表提案者：凌毅", kind="card")
+    relevant, evidence = decide(lex, "这条建议是谁提出来的？", [section("其他内容。"), card])
+    assert relevant and evidence["card"]
+    # The card must rank in the first two.
+    assert not decide(lex, "这条建议是谁提出来的？", [section("其他。"), section("其他。"), card])[0]
+    # The same card is no evidence for a question that is not about the reply.
+    assert not decide(lex, "土地要素怎么保障？", [card])[0]
+
+
+def test_a_question_about_the_closing_is_answered_by_the_closing(lex):
+    closing = section("衷心感谢您对我市工作的关心和支持。", kind="closing")
+    assert decide(lex, "答复最后的结束语是怎么写的", [closing])[0]
+
+
+# ---- anchors: places and years -------------------------------------------------------------------
+def test_a_named_place_must_appear_in_what_would_answer(lex):
+    analysis = analyse("惠水的土地政策有哪些？", lex)
+    assert unanchored(analysis, [section("保障土地要素供给。")]) == ["惠水"]
+    assert unanchored(analysis, [section("支持惠水县保障土地要素。")]) == []
+    # Its cluster counts (惠水—长顺城镇组团): a section on 长顺 is about the question's area.
+    assert unanchored(analysis, [section("支持长顺保障土地要素。")]) == []
+    # Only the top three sections are looked at by the gate.
+    fused = [section("保障土地要素。", coverage=1.0)] * 3 + [section("惠水的土地。", coverage=1.0)]
+    relevant, evidence = decide(lex, "惠水的土地政策有哪些？", fused)
+    assert not relevant and evidence["unanchored"] == ["惠水"]
+
+
+def test_a_place_elsewhere_must_appear_too_with_or_without_its_suffix(lex):
+    analysis = analyse("北京市的专项债券额度怎么安排？", lex)
+    assert unanchored(analysis, [section("安排地方政府专项债券。")]) == ["北京"]
+    assert unanchored(analysis, [section("北京加快发行专项债券。")]) == []
+
+
+def test_a_named_year_must_appear_in_the_section_or_its_documents_title(lex):
+    analysis = analyse("2026年的经济增长目标是多少？", lex)
+    assert unanchored(analysis, [section("经济增长5%左右。", title="2025年政府工作报告")]) == ["2026"]
+    assert unanchored(analysis, [section("经济增长5%左右。", title="2026年政府工作报告")]) == []
+    assert unanchored(analysis, [section("2026年经济增长5%左右。", title="政府工作报告")]) == []
+
+
+def test_an_unanchored_question_is_refused_whatever_its_coverage(lex):
+    fused = [section("经济增长5%左右。", title="2025年政府工作报告", coverage=1.0)]
+    relevant, evidence = decide(lex, "2026年的经济增长目标是多少？", fused)
+    assert not relevant and evidence["unanchored"] == ["2026"]
+
+
+# ---- the asked-for fact, next to the subject -----------------------------------------------------
+SUBJECT = [(("产业转移",), 6.0), (("企业",), 1.0), (("税收",), 3.0), (("分成",), 4.0)]
+
+
+def test_a_question_for_a_kind_of_fact_needs_a_section_that_states_one(lex):
+    kinds = asked_facts("惠水工业园区什么时候开工？")
+    assert [k.name for k in kinds] == ["date"]
+    assert answer_type_missing(kinds, ["加快惠水工业园区建设。"]) == "date"
+    assert answer_type_missing(kinds, ["惠水工业园区于2023年3月开工。"]) == ""
+
+
+def test_the_fact_must_stand_next_to_the_questions_subject():
+    kinds = asked_facts("产业转移企业的税收按什么比例分成？")
+    elsewhere = "全年税收收入增长8%。加快财税体制改革。研究产业转移企业税收分享办法。"
+    assert answer_type_missing(kinds, [elsewhere], SUBJECT) == "ratio"
+    # The sentence before counts as the fact's context.
+    beside = "研究产业转移企业税收分享办法。迁出地与迁入地按4:6比例分成。"
+    assert answer_type_missing(kinds, [beside], SUBJECT) == ""
+
+
+def test_the_words_that_ask_and_the_years_are_no_part_of_the_subject():
+    # "比例" asks; "2024年" is checked by the anchors: the subject is 研发投入 alone.
+    kinds = asked_facts("2024年研发投入的比例是多少？")
+    concepts = [(("2024",), 8.0), (("研发",), 4.0), (("投入",), 2.0), (("比例",), 6.0)]
+    assert answer_type_missing(kinds, ["研发投入占比达到2.6%。"], concepts) == ""
+
+
+def test_a_year_in_the_documents_title_answers_which_year():
+    kinds = asked_facts("哪一年的报告提出新质生产力？")
+    concepts = [(("新质生产力",), 7.0)]
+    assert answer_type_missing(kinds, ["加快发展新质生产力。"], concepts, ["2024年政府工作报告"]) == ""
+    assert answer_type_missing(kinds, ["扩大内需。"], concepts, ["2024年政府工作报告"]) == "date"
+
+
+def test_a_target_only_picks_sentences_it_never_refuses():
+    kinds = asked_facts("2024年粮食产量的目标是多少？")
+    assert "target" in [k.name for k in kinds] and not next(k for k in kinds if k.name == "target").refuses
+    assert answer_type_missing([k for k in kinds if k.name == "target"], ["稳定粮食生产。"]) == ""
+
+
+def test_a_missing_fact_refuses_unless_the_question_is_about_the_reply(lex):
+    fused = [section("加快惠水工业园区建设。", coverage=1.0)]
+    relevant, evidence = decide(lex, "惠水工业园区什么时候开工？", fused)
+    assert not relevant and evidence["missing"] == "date"
+    card = section("会议届次：省十三届人大五次会议", kind="card")
+    relevant, evidence = decide(lex, "这条建议是哪次会议什么时候提的？", [card])
+    assert relevant and evidence["missing"] == ""
+
+
+def test_the_fact_check_weighs_only_words_the_index_knows():
+    keyword = KeywordIndex()
+    keyword.load([("c1", ["税收", "分成", "tax"])])
+    snap = dataclasses.make_dataclass("Snap", ["keyword"])(keyword)
+    concepts = [(("税收",), 3.0), (("much",), 1.0), (("tax",), 2.0), (("分成",), 4.0)]
+    # English words are looked for in English documents, not in the Chinese sentences.
+    assert known_concepts(snap, concepts) == [(("税收",), 3.0), (("分成",), 4.0)]
