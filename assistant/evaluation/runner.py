@@ -90,18 +90,11 @@ def run_evaluation(
     if baseline == "naive":
         naive_info, naive_block = _run_naive(assistant, cfg, inputs, questions, k, out, console)
 
-    metrics = {
-        "k": k,
-        "questions": _questions_block(Path(questions_path), questions),
-        "ours": _system_block(ours, k),
-        "index": {
-            "data_dir": str(directory),
-            "inputs": [str(p) for p in inputs],
-            "distractors": distractors,
-            **index_info,
-        },
-        "seconds": {"ours": round(ours_seconds, 2)},
-    }
+    metrics = {"k": k, "questions": _questions_block(Path(questions_path), questions),
+               "ours": _system_block(ours, k),
+               "index": {"data_dir": str(directory), "inputs": [str(p) for p in inputs],
+                         "distractors": distractors, **index_info},
+               "seconds": {"ours": round(ours_seconds, 2)}}
     if naive_block is not None:
         metrics["naive"] = _system_block(naive_block, k)
         metrics["index"]["naive"] = naive_info
