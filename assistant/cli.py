@@ -196,10 +196,14 @@ def evaluate(
     out: Annotated[Path | None, typer.Option("--out", help="每行一个 Answer JSON / one Answer JSON per line")] = None,
     report: Annotated[Path | None, typer.Option("--report", help="报告目录 / report folder (report.md + PNG)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出指标 JSON / print the metrics JSON")] = False,
+    folds: Annotated[int, typer.Option("--folds", help="按题目编号分折 / folds, by a hash of the question id")] = 5,
+    only_folds: Annotated[str | None, typer.Option("--only-folds", help="只评这些折，如 0,1,2 / only these folds, e.g. 0,1,2")] = None,
+    kinds: Annotated[Path | None, typer.Option("--kinds", help="题型表 / kinds table (default eval/kinds.tsv)")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """评测检索与引用质量 / Evaluate retrieval, citations and refusals on a question set."""
     use_offline_environment()
+    from assistant.evaluation.questions import QuestionFileError
     from assistant.evaluation.runner import run_evaluation
 
     if baseline not in (None, "naive"):
@@ -207,18 +211,30 @@ def evaluate(
     try:
         metrics = run_evaluation(
             questions_path=questions, corpus=corpus, k=k, distractors=distractors, baseline=baseline,
-            out=out, report_dir=report, data_dir=data_dir, console=err,
+            out=out, report_dir=report, data_dir=data_dir, console=err, folds=folds,
+            only_folds=_fold_list(only_folds), kinds=kinds,
         )
     except FileNotFoundError as exc:
         _fail(f"找不到文件 / file not found: {exc}")
-    except ValueError as exc:  # a malformed question file names the file and line
+    except QuestionFileError as exc:  # a malformed question file names the file and line
         _fail(f"问题集有误 / bad question file: {exc}")
+    except ValueError as exc:
+        _fail(f"参数有误 / bad argument: {exc}")
     if as_json:
         print(json.dumps(metrics, ensure_ascii=False))
     else:
         from assistant.evaluation.report import metrics_table
 
         console.print(metrics_table(metrics))
+
+
+def _fold_list(value: str | None) -> list[int] | None:
+    if value is None:
+        return None
+    try:
+        return [int(part) for part in value.split(",") if part.strip()]
+    except ValueError:
+        _fail(f"--only-folds 应为逗号分隔的数字 / --only-folds takes numbers separated by commas: {value!r}")
 
 
 # ---- serve -------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.evaluation.inputs import default_inputs, input_key, write_distractors
 from assistant.evaluation.metrics import contains_any
-from assistant.evaluation.questions import QuestionFileError, load_questions
+from assistant.evaluation.questions import KINDS, QuestionFileError, load_questions
 from assistant.evaluation.report import metrics_table
 from assistant.evaluation.runner import run_evaluation
 
@@ -105,6 +105,10 @@ def test_metrics_object(evaluated) -> None:
         assert set(block["by_language"]) == {"zh", "en"}
         assert set(block["by_turn"]) == {"single", "follow_up"}
         assert set(block["by_set"]) == {"mini"}
+        assert {"english", "follow_up", "unanswerable", "own_terms"} <= set(block["by_kind"]) <= set(KINDS)
+        assert sum(g["n"]["questions"] for g in block["by_fold"].values()) == len(QUESTIONS)
+        assert all(name.endswith("/5") for name in block["by_fold"])
+    assert metrics["questions"]["folds"] == 5 and metrics["questions"]["only_folds"] is None
     ours = metrics["ours"]
     assert ours["overall"]["n"]["questions"] == len(QUESTIONS)
     assert ours["latency_ms"]["total"]["p50"] > 0

@@ -29,8 +29,8 @@ METRICS: tuple[tuple[str, str, str], ...] = (
 RETRIEVAL = ("hit@1", "hit@3", "hit@5", "mrr", "ndcg@5")
 BEHAVIOUR = ("citation_precision", "citation_coverage", "refused_unanswerable", "answered_answerable",
              "cited_answers")
-GROUP_TITLES = {"by_language": ("language", "语言"), "by_turn": ("turn", "单轮/追问"),
-                "by_set": ("question set", "问题集")}
+GROUP_TITLES = {"by_kind": ("kind", "问题类型"), "by_language": ("language", "语言"),
+                "by_turn": ("turn", "单轮/追问"), "by_set": ("question set", "问题集"), "by_fold": ("fold", "折")}
 _CJK_FONTS = (
     "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
     "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
@@ -136,7 +136,7 @@ def _breakdown_table(metrics: dict, key: str) -> str:
     if naive:
         header += ["naive hit@1", "naive hit@5", "naive MRR"]
     rows = []
-    for group, m in metrics["ours"][key].items():
+    for group, m in metrics["ours"].get(key, {}).items():
         row = [group, str(m["n"]["questions"]), *(fmt(m.get(c)) for c in columns)]
         if naive:
             nm = naive.get(group, {})
@@ -236,12 +236,12 @@ def draw_charts(metrics: dict, directory: Path) -> dict[str, str]:
               {s: [metrics[s]["overall"].get(k) for k in BEHAVIOUR] for s in systems},
               label("Citations and refusals", "引用与拒答"), label)
         charts["answers.png"] = "Citations and refusals"
-        groups = [(key, g) for key in GROUP_TITLES for g in metrics["ours"][key]]
+        groups = [(key, g) for key in GROUP_TITLES for g in metrics["ours"].get(key, {})]
         if groups:
             _bars(directory / "breakdown.png", [f"{GROUP_TITLES[key][0]}: {g}" for key, g in groups],
-                  {s: [metrics[s][key].get(g, {}).get("hit@5") for key, g in groups] for s in systems},
+                  {s: [metrics[s].get(key, {}).get(g, {}).get("hit@5") for key, g in groups] for s in systems},
                   label("hit@5 by group", "分组前5命中"), label)
-            charts["breakdown.png"] = "hit@5 by language, turn and question set"
+            charts["breakdown.png"] = "hit@5 by kind, language, turn, question set and fold"
         _latency_chart(directory / "latency.png", metrics, label)
         charts["latency.png"] = "Latency per stage (p50 and p95)"
     return charts

@@ -26,6 +26,7 @@ from assistant.evaluation.inputs import (
     eval_settings,
     input_key,
     news_source,
+    repo_root,
     write_distractors,
 )
 from assistant.evaluation.metrics import (
@@ -38,11 +39,17 @@ from assistant.evaluation.metrics import (
     problems,
     summarize,
 )
-from assistant.evaluation.questions import EvalQuestion, load_questions
+from assistant.evaluation.questions import (
+    EvalQuestion,
+    apply_kinds,
+    kind_of,
+    load_questions,
+    read_kinds_table,
+)
 from assistant.settings import Settings
 
 #: Breakdown keys: how questions are grouped in the report.
-GROUPS = ("language", "turn", "set")
+GROUPS = ("kind", "language", "turn", "set", "fold")
 _FAILURE_PREVIEW = 60
 _FAILURE_SOURCES = 3
 
@@ -59,6 +66,9 @@ def run_evaluation(
     data_dir: Path | None = None,
     console=None,
     settings: Settings | None = None,
+    folds: int = 5,
+    only_folds: Sequence[int] | None = None,
+    kinds: Path | None = None,
 ) -> dict:
     """Index, ask, score (and report); returns the metrics object.
 
@@ -67,13 +77,15 @@ def run_evaluation(
     ``out`` receives one Answer JSON per line (the baseline's answers go next to it, as
     ``<stem>.naive.jsonl``); ``report_dir`` receives ``report.md`` and the charts; ``data_dir``
     overrides the evaluation data directory; ``settings`` are the app's settings (read from the
-    environment when omitted).
+    environment when omitted). Questions fall into ``folds`` folds by a hash of their id; ``only_folds``
+    keeps those folds (tune on some, report on the others); every figure is also broken down by kind
+    (``kinds``: a table for sets that cannot name their kinds, default ``eval/kinds.tsv``) and by fold.
     """
     from rich.console import Console
 
     console = console or Console(stderr=True, quiet=True)
-    _check_arguments(baseline, k, distractors)
-    questions = load_questions(Path(questions_path))
+    _check_arguments(baseline, k, distractors, folds, only_folds)
+    questions = _select(load_questions(Path(questions_path)), folds, only_folds, kinds)
     base = settings or Settings()
     inputs, directory = _inputs_and_directory(base, corpus, distractors, data_dir)
     cfg = eval_settings(base, directory, k)
@@ -82,15 +94,15 @@ def run_evaluation(
     assistant, index_info = build_index(cfg, inputs, console)
     console.print(f"[bold]提问 / asking[/bold] {len(questions)} questions (k={k})")
     ours_started = time.perf_counter()
-    ours = _run_ours(assistant, questions, out, console)
+    ours = _run_ours(assistant, questions, out, console, folds)
     ours_seconds = time.perf_counter() - ours_started
 
     naive_block = None
     naive_info = None
     if baseline == "naive":
-        naive_info, naive_block = _run_naive(assistant, cfg, inputs, questions, k, out, console)
+        naive_info, naive_block = _run_naive(assistant, cfg, inputs, questions, k, out, console, folds)
 
-    metrics = {"k": k, "questions": _questions_block(Path(questions_path), questions),
+    metrics = {"k": k, "questions": _questions_block(Path(questions_path), questions, folds, only_folds),
                "ours": _system_block(ours, k),
                "index": {"data_dir": str(directory), "inputs": [str(p) for p in inputs],
                          "distractors": distractors, **index_info},
@@ -109,7 +121,12 @@ def run_evaluation(
     return metrics
 
 
-def _check_arguments(baseline: str | None, k: int, distractors: int) -> None:
+def _check_arguments(baseline: str | None, k: int, distractors: int, folds: int,
+                     only_folds: Sequence[int] | None) -> None:
+    if folds < 1:
+        raise ValueError("folds must be at least 1")
+    if only_folds is not None and not all(0 <= f < folds for f in only_folds):
+        raise ValueError(f"folds are numbered 0 to {folds - 1}")
     if baseline not in (None, "naive"):
         raise ValueError(f"unknown baseline {baseline!r}: the only baseline is 'naive'")
     if not 1 <= k <= 50:
@@ -133,10 +150,12 @@ def _inputs_and_directory(base: Settings, corpus: Sequence[Path] | None, distrac
     return inputs, directory
 
 
-def _questions_block(path: Path, questions: list[EvalQuestion]) -> dict:
+def _questions_block(path: Path, questions: list[EvalQuestion], folds: int,
+                     only_folds: Sequence[int] | None) -> dict:
     return {"path": str(path), "sets": sorted({q.set_name for q in questions}), "count": len(questions),
             "answerable": sum(q.answerable for q in questions),
-            "follow_up": sum(bool(q.history) for q in questions)}
+            "follow_up": sum(bool(q.history) for q in questions),
+            "folds": folds, "only_folds": sorted(set(only_folds)) if only_folds is not None else None}
 
 
 @dataclass
@@ -148,11 +167,26 @@ class _Outcome:
     judged: Judged
 
 
-def _groups(q: EvalQuestion, language: str) -> dict[str, str]:
-    return {"language": q.lang or language, "turn": q.turn, "set": q.set_name}
+def _groups(q: EvalQuestion, language: str, folds: int) -> dict[str, str]:
+    return {"kind": kind_of(q, language), "language": q.lang or language, "turn": q.turn, "set": q.set_name,
+            "fold": f"{q.fold(folds)}/{folds}"}
 
 
-def _run_ours(assistant, questions: list[EvalQuestion], out: Path | None, console) -> list[_Outcome]:
+def _select(questions: list[EvalQuestion], folds: int, only_folds: Sequence[int] | None,
+            kinds: Path | None) -> list[EvalQuestion]:
+    """The questions to ask: those of ``only_folds`` (all when None), with kinds from the table."""
+    table = kinds if kinds is not None else repo_root() / "eval" / "kinds.tsv"
+    if kinds is not None or table.is_file():
+        apply_kinds(questions, read_kinds_table(table))
+    if only_folds is not None:
+        questions = [q for q in questions if q.fold(folds) in set(only_folds)]
+        if not questions:
+            raise ValueError(f"no question falls in folds {sorted(set(only_folds))} of {folds}")
+    return questions
+
+
+def _run_ours(assistant, questions: list[EvalQuestion], out: Path | None, console,
+              folds: int) -> list[_Outcome]:
     from assistant.errors import QuestionError
     from assistant.schema import Answer
     from assistant.text import detect_language
@@ -190,7 +224,7 @@ def _run_ours(assistant, questions: list[EvalQuestion], out: Path | None, consol
                                       keys=[c.chunk_id for c in answer.citations]),
                     n_relevant=count_relevant(index_texts, q.sources_contain) if q.answerable else None,
                     timings_ms=dict(answer.timings_ms),
-                    groups=_groups(q, answer.language),
+                    groups=_groups(q, answer.language, folds),
                     error=error,
                 )
                 outcomes.append(_Outcome(q, record, judged))
@@ -202,7 +236,7 @@ def _run_ours(assistant, questions: list[EvalQuestion], out: Path | None, consol
 
 
 def _run_naive(assistant, cfg: Settings, inputs: list[Path], questions: list[EvalQuestion], k: int,
-               out: Path | None, console) -> tuple[dict, list[_Outcome]]:
+               out: Path | None, console, folds: int) -> tuple[dict, list[_Outcome]]:
     from assistant.evaluation.naive import NaiveBaseline
     from assistant.text import detect_language
 
@@ -246,7 +280,7 @@ def _run_naive(assistant, cfg: Settings, inputs: list[Path], questions: list[Eva
                     n_relevant=count_relevant(naive.normalized_texts(), q.sources_contain)
                     if q.answerable else None,
                     timings_ms=record["timings_ms"],
-                    groups=_groups(q, language),
+                    groups=_groups(q, language, folds),
                 )
                 outcomes.append(_Outcome(q, record, judged))
                 advance()
