@@ -24,9 +24,12 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "questions"
 SEED_FILE = QUESTIONS / "seed-616.jsonl"
 REPORTS_FILE = QUESTIONS / "work-reports.jsonl"
-HOLDOUT_FILES = sorted((ROOT / "eval" / "holdout").glob("*.jsonl"))
+HOLDOUT_FILES = sorted((ROOT / "eval" / "holdout").glob("seed-616-*.jsonl"))  # over the seed reply
+#: Blind sets over the fictional replies-dev documents (their own gold rule: its README).
+REPLIES_DEV_HOLDOUT_FILES = sorted((ROOT / "eval" / "holdout").glob("replies-dev-*.jsonl"))
 SEED_TEXT = ROOT / "corpus" / "reply-616-guiyang.txt"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+REPLIES_DEV_DOCS = SHARED_DATA / "replies-dev" / "docs"
 REPORTS_DIR = SHARED_DATA / "gov-work-reports"
 NEWS_FILE = SHARED_DATA / "crud-news" / "news-20k.jsonl.gz"
 
@@ -195,7 +198,7 @@ def test_questions_not_duplicated() -> None:
 
 def test_files_are_utf8_without_escapes() -> None:
     # ensure_ascii=False keeps the files readable by the people who review the questions
-    for path in (SEED_FILE, REPORTS_FILE, *HOLDOUT_FILES):
+    for path in (SEED_FILE, REPORTS_FILE, *HOLDOUT_FILES, *REPLIES_DEV_HOLDOUT_FILES):
         assert "\\u" not in path.read_text(encoding="utf-8"), path
 
 
@@ -292,3 +295,48 @@ def test_phrases_absent_from_news_distractors() -> None:
     news = news_text()
     for p in phrases(seed_questions()) | phrases(report_questions()):
         assert normalize(p) not in news, f"{p!r} occurs in the news distractors"
+
+
+# ---------------------------------------------------------------- blind sets over replies-dev
+
+
+def test_every_holdout_file_is_validated() -> None:
+    every = sorted((ROOT / "eval" / "holdout").glob("*.jsonl"))
+    assert every == sorted(HOLDOUT_FILES + REPLIES_DEV_HOLDOUT_FILES), "a holdout file no test checks"
+
+
+@cache
+def replies_dev_texts() -> dict[str, str]:
+    """Each replies-dev document's text as the loaders read it (its own encoding, HTML as text), normalised."""
+    from assistant.reading.loaders import load_file
+
+    if not REPLIES_DEV_DOCS.is_dir():
+        pytest.skip(f"replies-dev not found at {REPLIES_DEV_DOCS}")
+    texts = {p.name: normalize(load_file(p)[0].text) for p in sorted(REPLIES_DEV_DOCS.iterdir())}
+    assert len(texts) == 20, sorted(texts)
+    return texts
+
+
+@pytest.mark.parametrize("path", REPLIES_DEV_HOLDOUT_FILES, ids=lambda p: p.stem)
+def test_replies_dev_holdout_follows_the_gold_rule(path: Path) -> None:
+    """replies-dev's gold rule (its README): each phrase 6–20 characters, in exactly one document, once;
+    all phrases of a question in the same document; none in the seed reply; answerable iff phrases."""
+    from assistant.evaluation.questions import KINDS, load_questions
+
+    assert load_questions(path)  # the evaluation reads it (kinds valid, ids unique)
+    texts = replies_dev_texts()
+    seed = normalize(SEED_TEXT.read_text(encoding="utf-8"))
+    for q in load(path):
+        assert q["id"].startswith("rdh-") and q.get("kind") in KINDS, q["id"]
+        exp = q["expected"]
+        assert exp["answerable"] is (q["kind"] != "unanswerable"), q["id"]
+        assert bool(q["history"]) is (q["kind"] == "follow_up"), q["id"]
+        homes = set()
+        for phrase in exp["sources_contain"]:
+            p = normalize(phrase)
+            assert 6 <= len(p) <= 20, f"{q['id']}: phrase length {phrase!r}"
+            found = [name for name, text in texts.items() if p in text]
+            assert len(found) == 1 and texts[found[0]].count(p) == 1, f"{q['id']}: {phrase!r} in {found}"
+            assert p not in seed, f"{q['id']}: {phrase!r} is also in the seed reply"
+            homes.update(found)
+        assert len(homes) <= 1, f"{q['id']}: phrases in several documents {sorted(homes)}"
