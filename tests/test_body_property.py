@@ -9,6 +9,7 @@ outside a leaf, as the section tree says (they travel in their descendants' head
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
@@ -162,7 +163,7 @@ def test_built_replies_parse_back_to_their_sections(reply):
     assert [doc.intro is not None] + got == [True] + expected
     assert [join_section_path(leaf.path) for leaf in (doc.closing.leaves() if doc.closing else [])] == closing
     leaves = _leaves(doc)
-    for before, after in zip(leaves, leaves[1:], strict=False):
+    for before, after in itertools.pairwise(leaves):
         assert before.end <= after.start  # in order, no character in two leaves
     for leaf in leaves:
         assert text[leaf.start:leaf.end] == leaf.text
