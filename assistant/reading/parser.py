@@ -71,7 +71,8 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     intro_start = body_start
     if addressee_line is not None and body_lines and addressee_line is body_lines[0]:
         intro_start = addressee_line.end
-    doc.intro, doc.sections = body_sections(text, root, intro_start, closing_at)
+    count_from = intro_start if addressee_line is None else addressee_line.end  # 第N段 counts from here
+    doc.intro, doc.sections = body_sections(text, root, intro_start, closing_at, count_from)
     doc.closing = closing_section(text, closing_at)
 
     fill_header_attributes(doc, fields, addressee_line)

@@ -128,12 +128,14 @@ def block_tree(text: str, body_lines: list[Line], start: int, end: int) -> Node:
     return root
 
 
-def body_sections(text: str, root: Node, intro_start: int, end: int) -> tuple[Section | None, list[Section]]:
+def body_sections(text: str, root: Node, intro_start: int, end: int,
+                  count_from: int | None = None) -> tuple[Section | None, list[Section]]:
     """The introduction and the top-level sections of a body whose block tree is ``root``.
 
     Without block sections, inline items (一是……, 第一，……), if any, become the top-level sections;
     without those either, the paragraphs after the first (the introduction) do. Top-level text that
-    is neither intro nor item is cut into paragraphs labelled by their place in the body (第3段).
+    is neither intro nor item is cut into paragraphs labelled by their place in the body (第3段),
+    counted from ``count_from`` (the line after the addressee; default ``intro_start``).
     """
     intro: Section | None = None
     if root.children:
@@ -141,11 +143,11 @@ def body_sections(text: str, root: Node, intro_start: int, end: int) -> tuple[Se
         if intro_end > intro_start and text[intro_start:intro_end].strip():
             intro = make_section(text, intro_start, intro_end)
         return intro, [_to_section(child, text) for child in root.children]
-    paragraphs = split_lines(text, intro_start, end)
+    paragraphs = split_lines(text, intro_start if count_from is None else count_from, end)
     items = find_items(text, intro_start, end)
     if not items:
         if len(paragraphs) <= 1:  # one paragraph (a news text): the whole body is the introduction
-            return (make_section(text, intro_start, end) if paragraphs else None), []
+            return (make_section(text, intro_start, end) if text[intro_start:end].strip() else None), []
         return make_section(text, intro_start, paragraphs[1].start), _paragraphs(text, paragraphs, 1)
     first = items[0].start
     if text[intro_start:first].strip():
