@@ -27,8 +27,8 @@ __all__ = ["chinese_number", "find_items", "make_section", "trim"]
 
 _ITEM_AFTER = set("。；;：:！？!?")
 _SPACE = " \t\u3000\u00a0"
-_ORDINALS = {"首先": 1, "其次": 2, "再次": 3, "最后": 99}  # 最后 may end a run of any length ≥ 2
-_LAST = 99
+_LAST = -1  # 最后 may close a run of any length ≥ 2 (no count goes on after it)
+_ORDINALS = {"首先": 1, "其次": 2, "再次": 3, "最后": _LAST}
 _CN_VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
               "八": 8, "九": 9}
 
