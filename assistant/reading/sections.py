@@ -1,4 +1,5 @@
-"""The section tree of a document's body: labelled blocks nested by rank, inline 一是/二是 items.
+"""The section tree of a document's body: labelled blocks nested by rank, enumerated items inside
+them, and paragraphs where nothing is numbered.
 
 Also the lines-with-offsets that every part of the parser works on. How the tree is represented
 (the choices other stages rely on):
@@ -8,15 +9,20 @@ Also the lines-with-offsets that every part of the parser works on. How the tree
   same path whichever way the author typed it. Gaps (一、 then 三、) are not errors.
 * Block labels nest by a fixed rank — 第X章 < 第X节 < 第X条 < 一、 < (一) < 1. < (1) < ① — so a
   document may skip levels (``1.`` directly under ``一、``). A label whose number does not move
-  forward from its previous sibling (``一、二线城市`` after ``三、``) is ordinary text.
-* Inline enumerations ``一是……二是……`` count only at a paragraph start or right after 。；;：:！？
-  (so "统一是" is not a label), need at least 一是 and 二是 in order, and each item runs from its
-  label to just before the next label; the last item ends with its paragraph.
+  forward from its previous sibling (``一、二线城市`` after ``三、``) is ordinary text. A Markdown
+  ``## `` before a label belongs to the block; an unnumbered ``## 标题`` / ``### 小标题`` is a block
+  of the rank of 一、 / (一), labelled by its heading text.
+* Items inside a block's own text — 一是/二是, 第一，/第二，, 首先/其次/最后, bulleted lists — are
+  found by ``items`` (whose docstring has the rules); at the top level of a body without blocks
+  they are the top-level sections.
 * **Leaves partition the text.** A node that has children *and* text of its own besides its heading
   (a lead paragraph before the first child, or text after the last inline item) gets that text as
   an extra child with ``label == ""`` and the *same path as the node*: the lead paragraph of 一、
   is cited as "一、", just as a reader would. A node whose own text is only its heading line gets
-  no such child (the heading travels in every descendant chunk's heading path instead).
+  no such child (the heading travels in every descendant chunk's heading path instead). Top-level
+  text outside the introduction and the items is cut into paragraphs labelled ``第N段`` (N counted
+  from the first line after the addressee), so every citation says where it stands; a body of one
+  paragraph (a news text) stays the introduction.
 * ``Section.text`` is ``raw.text[start:end]`` exactly, trimmed of surrounding white space.
 """
 
