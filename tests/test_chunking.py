@@ -39,7 +39,7 @@ def test_seed_chunks_follow_the_leaf_sections(seed_chunks):
         ("section", "一、(三) 一是"), ("section", "一、(三) 二是"), ("section", "一、(三) 三是"),
         ("section", "一、(三) 四是"), ("section", "三、"),
         ("section", "三、一是"), ("section", "三、二是"), ("section", "三、三是"), ("section", "三、四是"),
-        ("section", "三、五是"), ("closing", ""),
+        ("section", "三、五是"), ("closing", "结尾"),
     ]
     assert [c.order for c in seed_chunks] == list(range(len(seed_chunks)))
 

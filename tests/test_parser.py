@@ -219,7 +219,7 @@ def test_items_without_block_sections_become_top_level_sections():
     assert doc.proposer == "张三" and doc.suggestion_no == "第12号"
     assert doc.intro.text == "您的建议收悉，答复如下："
     assert [(s.path, s.text) for s in doc.sections] == [
-        (("一是",), "一是加快建设。"), (("二是",), "二是强化保障。"), ((), "另外，我们将持续跟进。")]
+        (("一是",), "一是加快建设。"), (("二是",), "二是强化保障。"), (("第2段",), "另外，我们将持续跟进。")]
     assert doc.closing.text == "特此答复。\n某某市交通运输局\n2023年5月6日"
 
 

@@ -1,8 +1,9 @@
 """Chunking: :class:`ReplyDocument` → :class:`Chunk` list, one chunk per leaf section.
 
 The unit of retrieval is the unit a reader cites: an item ("三、三是"), a heading's lead paragraph
-("一、"), the introduction, the closing — plus a *document card* that states the header fields
-(proposer, number, session, handling units) in one place, so "谁提的建议？" has a chunk to find.
+("一、"), a paragraph of an unnumbered body ("第3段"), the introduction, the closing ("结尾" for the
+thanks, "落款" for the signature, date and contact) — plus a *document card* that states the header
+fields (proposer, number, session, handling units) in one place, so "谁提的建议？" has a chunk to find.
 
 * Nothing is merged across sections, and tiny leaves stay separate: a three-line item is still
   its own citation.
@@ -76,7 +77,8 @@ def chunk_document(doc: ReplyDocument, max_chars: int = 400) -> list[Chunk]:
             path = [_heading_of(a) for a in ancestors]
             builder.add_section("section", leaf, join_section_path(leaf.path), path)
     if doc.closing is not None:
-        builder.add_section("closing", doc.closing, "", [])
+        for leaf in doc.closing.leaves():  # 结尾 (thanks), 落款 (signature, date, contact)
+            builder.add_section("closing", leaf, join_section_path(leaf.path), [])
     return builder.chunks
 
 

@@ -16,15 +16,16 @@ A reply to a deputy's suggestion reads like this (the seed, abridged)::
     ……
     衷心感谢并欢迎您继续关心……                          ← closing
 
-Here: the reply's frame (addressee, closing lines) and :func:`parse_reply`, which puts the parts
-together; the header (title, fields) is read by ``header``, the body's section tree by ``sections``
-(whose docstring says how the tree is represented).
+Here: the reply's frame (the addressee) and :func:`parse_reply`, which puts the parts together;
+the header (title, fields) is read by ``header``, the body's section tree by ``sections`` (whose
+docstring says how the tree is represented), the closing (结尾, 落款) by ``closing``.
 """
 
 from __future__ import annotations
 
 import re
 
+from assistant.reading.closing import closing_section, closing_start
 from assistant.reading.header import FIELD_ALIASES, FIELD_LINE, fill_header_attributes, parse_header, title_of
 from assistant.reading.raw import RawText
 from assistant.reading.sections import (
@@ -33,7 +34,6 @@ from assistant.reading.sections import (
     block_tree,
     body_sections,
     chinese_number,
-    label_match,
     make_section,
     split_lines,
 )
@@ -41,19 +41,6 @@ from assistant.schema import ReplyDocument
 
 __all__ = ["FIELD_ALIASES", "chinese_number", "parse_reply"]
 
-_CLOSING_PHRASE = re.compile(
-    r"^(衷心感谢|非常感谢|再次感谢|感谢您|谢谢|特此答复|特此函复|特此复函|特此回复|此复|专此答复|专此函复|"
-    r"以上答复|欢迎您?继续|希望您?继续|恳请您?继续)"
-)
-_CONTACT_LINE = re.compile(r"^[（(]?(联系人|联系电话|联系单位|联系方式|经办人|承办人|抄送|签发人|承办处室)[:：]")
-_DATE_LINE = re.compile(
-    r"^[（(]?[ \u3000]*([12]\d{3}|[〇○零一二三四五六七八九]{4})[ \u3000]*年[ \u3000]*[\d〇○零一二三四五六七八九十]{1,2}"
-    r"[ \u3000]*月[ \u3000]*[\d〇○零一二三四五六七八九十]{1,3}[ \u3000]*日[ \u3000]*[）)]?$"
-)
-_SIGNATURE_LINE = re.compile(
-    r"^[^。！？；!?;，,]{2,30}(人民政府|政府|局|委员会|委|办公室|办公厅|厅|部|院|中心|公司|协会|管委会|办事处|"
-    r"集团|分局|支队|大队|银行|学校|医院)([（(][^）)]{0,10}[）)])?$"
-)
 _ADDRESSEE_WORDS = re.compile(r"代表|委员|同志|先生|女士|老师|您好")
 _NOT_ADDRESSEE = re.compile(r"如下|答复|回复|情况|意见|建议")
 
@@ -68,14 +55,14 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     text = raw.text
     fields, title_line, body_start = parse_header(text, split_lines(text))
     body_lines = split_lines(text, body_start)  # the body may start mid-line ("答复内容：XX代表：")
-    closing_start = _closing_start(body_lines, len(text))
-    body_lines = [line for line in body_lines if line.start < closing_start]
+    closing_at = closing_start(body_lines, len(text))
+    body_lines = [line for line in body_lines if line.start < closing_at]
 
     doc = ReplyDocument(doc_id=raw.doc_id, title="", text=text, source=raw.source,
                         metadata=dict(raw.metadata))
     doc.fields = fields
     doc.title = title_of(raw, fields, title_line, body_lines, text)
-    root = block_tree(text, body_lines, body_start, closing_start)
+    root = block_tree(text, body_lines, body_start, closing_at)
 
     # The addressee is the first body line when it reads "XX代表：", or an early "各位代表：".
     addressee_line = _find_addressee(body_lines, root.children[0].start if root.children else None)
@@ -84,28 +71,12 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     intro_start = body_start
     if addressee_line is not None and body_lines and addressee_line is body_lines[0]:
         intro_start = addressee_line.end
-    doc.intro, doc.sections = body_sections(text, root, intro_start, closing_start)
-    if closing_start < len(text) and text[closing_start:].strip():
-        doc.closing = make_section(text, closing_start, len(text))
+    count_from = intro_start if addressee_line is None else addressee_line.end  # 第N段 counts from here
+    doc.intro, doc.sections = body_sections(text, root, intro_start, closing_at, count_from)
+    doc.closing = closing_section(text, closing_at)
 
     fill_header_attributes(doc, fields, addressee_line)
     return doc
-
-
-def _closing_start(body_lines: list[Line], text_len: int) -> int:
-    """Offset where the closing lines (thanks, 特此答复, contact, signature, date) begin."""
-    start = text_len
-    for line in reversed(body_lines):
-        content = line.text
-        if label_match(content) is None and (
-                _CLOSING_PHRASE.match(content) or _CONTACT_LINE.match(content) or _DATE_LINE.match(content)
-                or _SIGNATURE_LINE.match(content)):
-            start = line.start
-            continue
-        break
-    if body_lines and start <= body_lines[0].start:
-        return text_len  # a body made only of "closing" lines is the body
-    return start
 
 
 def _find_addressee(body_lines: list[Line], first_section: int | None) -> Line | None:

@@ -1,4 +1,5 @@
-"""The section tree of a document's body: labelled blocks nested by rank, inline 一是/二是 items.
+"""The section tree of a document's body: labelled blocks nested by rank, enumerated items inside
+them, and paragraphs where nothing is numbered.
 
 Also the lines-with-offsets that every part of the parser works on. How the tree is represented
 (the choices other stages rely on):
@@ -8,15 +9,20 @@ Also the lines-with-offsets that every part of the parser works on. How the tree
   same path whichever way the author typed it. Gaps (一、 then 三、) are not errors.
 * Block labels nest by a fixed rank — 第X章 < 第X节 < 第X条 < 一、 < (一) < 1. < (1) < ① — so a
   document may skip levels (``1.`` directly under ``一、``). A label whose number does not move
-  forward from its previous sibling (``一、二线城市`` after ``三、``) is ordinary text.
-* Inline enumerations ``一是……二是……`` count only at a paragraph start or right after 。；;：:！？
-  (so "统一是" is not a label), need at least 一是 and 二是 in order, and each item runs from its
-  label to just before the next label; the last item ends with its paragraph.
+  forward from its previous sibling (``一、二线城市`` after ``三、``) is ordinary text. A Markdown
+  ``## `` before a label belongs to the block; an unnumbered ``## 标题`` / ``### 小标题`` is a block
+  of the rank of 一、 / (一), labelled by its heading text.
+* Items inside a block's own text — 一是/二是, 第一，/第二，, 首先/其次/最后, bulleted lists — are
+  found by ``items`` (whose docstring has the rules); at the top level of a body without blocks
+  they are the top-level sections.
 * **Leaves partition the text.** A node that has children *and* text of its own besides its heading
   (a lead paragraph before the first child, or text after the last inline item) gets that text as
   an extra child with ``label == ""`` and the *same path as the node*: the lead paragraph of 一、
   is cited as "一、", just as a reader would. A node whose own text is only its heading line gets
-  no such child (the heading travels in every descendant chunk's heading path instead).
+  no such child (the heading travels in every descendant chunk's heading path instead). Top-level
+  text outside the introduction and the items is cut into paragraphs labelled ``第N段`` (N counted
+  from the first line after the addressee), so every citation says where it stands; a body of one
+  paragraph (a news text) stays the introduction.
 * ``Section.text`` is ``raw.text[start:end]`` exactly, trimmed of surrounding white space.
 """
 
@@ -25,6 +31,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from assistant.reading.items import chinese_number, find_items, make_section, trim
 from assistant.schema import Section
 from assistant.text import split_sentences
 
@@ -64,27 +71,9 @@ def split_lines(text: str, start: int = 0, end: int | None = None) -> list[Line]
     return out
 
 
-def trim(text: str, start: int, end: int) -> tuple[int, int]:
-    """Shrink ``[start, end)`` to exclude surrounding white space."""
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
-
-
-def make_section(text: str, start: int, end: int, label: str = "", heading: str = "",
-                 path: tuple[str, ...] = ()) -> Section:
-    """The Section for ``text[start:end]``, trimmed of surrounding white space."""
-    start, end = trim(text, start, end)
-    return Section(label=label, heading=heading, text=text[start:end], start=start, end=end, path=path)
-
-
 # ---- labels -------------------------------------------------------------------------------------------
 
 _CN_DIGITS = "零〇一二三四五六七八九十百两"
-_CN_VALUES = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7,
-              "八": 8, "九": 9}
 _MD_PREFIX = r"(?:#{1,6}[ \t\u3000]*|\*\*)?"
 
 
@@ -96,6 +85,7 @@ class Style:
     rank: int  # smaller = outer
     pattern: re.Pattern[str]
     arabic: bool = False  # arabic lists may restart at 1 under the same parent
+    titled: bool = False  # an unnumbered Markdown heading: its text is the label, counted in order
 
 
 STYLES: tuple[Style, ...] = (
@@ -107,29 +97,11 @@ STYLES: tuple[Style, ...] = (
     Style("1.", 5, re.compile(_MD_PREFIX + r"(\d{1,2})(?:[.．](?!\d)|、)"), arabic=True),
     Style("(1)", 6, re.compile(_MD_PREFIX + r"[（(][ \u3000]?(\d{1,2})[ \u3000]?[）)]"), arabic=True),
     Style("①", 7, re.compile(_MD_PREFIX + r"([①②③④⑤⑥⑦⑧⑨⑩⑪⑫⑬⑭⑮⑯⑰⑱⑲⑳])")),
+    # Unnumbered Markdown headings nest like the numbered levels they usually stand for ("#" is a title).
+    *(Style("#" * level, level + 1, re.compile("#" * level + r"(?!#)[ \t\u3000]+\**([^#*]+?)\**[ \t#]*$"),
+            titled=True) for level in (2, 3, 4)),
 )
-_ITEM = re.compile(r"([一二三四五六七八九十]{1,3})是")
-_ITEM_AFTER = set("。；;：:！？!?")
 _PATH_FOLD = str.maketrans({"（": "(", "）": ")", "．": "."})
-
-
-def chinese_number(text: str) -> int:
-    """``"二十九"`` → 29, ``"十一"`` → 11, ``"三"`` → 3, ``"12"`` → 12 (0 when unparseable)."""
-    if text.isdigit():
-        return int(text)
-    total, current = 0, 0
-    for ch in text:
-        if ch in _CN_VALUES:
-            current = _CN_VALUES[ch]
-        elif ch == "十":
-            total += (current or 1) * 10
-            current = 0
-        elif ch == "百":
-            total += (current or 1) * 100
-            current = 0
-        else:
-            return 0
-    return total + current
 
 
 # ---- the tree -----------------------------------------------------------------------------------------
@@ -162,10 +134,14 @@ def block_tree(text: str, body_lines: list[Line], start: int, end: int) -> Node:
     return root
 
 
-def body_sections(text: str, root: Node, intro_start: int, end: int) -> tuple[Section | None, list[Section]]:
+def body_sections(text: str, root: Node, intro_start: int, end: int,
+                  count_from: int | None = None) -> tuple[Section | None, list[Section]]:
     """The introduction and the top-level sections of a body whose block tree is ``root``.
 
-    Without block sections, inline items (一是……二是……), if any, become the top-level sections.
+    Without block sections, inline items (一是……, 第一，……), if any, become the top-level sections;
+    without those either, the paragraphs after the first (the introduction) do. Top-level text that
+    is neither intro nor item is cut into paragraphs labelled by their place in the body (第3段),
+    counted from ``count_from`` (the line after the addressee; default ``intro_start``).
     """
     intro: Section | None = None
     if root.children:
@@ -173,13 +149,29 @@ def body_sections(text: str, root: Node, intro_start: int, end: int) -> tuple[Se
         if intro_end > intro_start and text[intro_start:intro_end].strip():
             intro = make_section(text, intro_start, intro_end)
         return intro, [_to_section(child, text) for child in root.children]
-    items = _find_items(text, intro_start, end)
+    paragraphs = split_lines(text, intro_start if count_from is None else count_from, end)
+    items = find_items(text, intro_start, end)
     if not items:
-        return (make_section(text, intro_start, end) if text[intro_start:end].strip() else None), []
+        if len(paragraphs) <= 1:  # one paragraph (a news text): the whole body is the introduction
+            return (make_section(text, intro_start, end) if text[intro_start:end].strip() else None), []
+        return make_section(text, intro_start, paragraphs[1].start), _paragraphs(text, paragraphs, 1)
     first = items[0].start
     if text[intro_start:first].strip():
         intro = make_section(text, intro_start, first)
-    return intro, _items_with_leftovers(text, items, intro_start, end, parent_path=(), include_lead=False)
+    out: list[Section] = []
+    for section in _items_with_leftovers(text, items, intro_start, end, parent_path=(), include_lead=False):
+        if section.label:
+            out.append(section)
+        else:
+            first_line = next(i for i, line in enumerate(paragraphs) if line.end > section.start)
+            out.extend(_paragraphs(text, paragraphs, first_line, section.end))
+    return intro, out
+
+
+def _paragraphs(text: str, paragraphs: list[Line], first: int, end: int | None = None) -> list[Section]:
+    """Lines ``paragraphs[first:]`` (those before ``end``) as sections 第N段, N counted from the body's first line."""
+    return [make_section(text, line.start, line.end, label=f"第{n}段", path=(f"第{n}段",))
+            for n, line in enumerate(paragraphs[first:], first + 1) if end is None or line.start < end]
 
 
 def label_match(line: str) -> tuple[Style, re.Match[str]] | None:
@@ -197,21 +189,14 @@ def _build_block_tree(root: Node, body_lines: list[Line]) -> None:
         if found is None:
             continue
         style, match = found
-        number = chinese_number(match.group(1)) if style.name != "①" else ord(match.group(1)) - 0x245F
         depth = len(stack) - 1
         while stack[depth].rank >= style.rank:
             depth -= 1
         parent = stack[depth]
         previous = next((c for c in reversed(parent.children) if c.style is style), None)
-        if previous is not None and number <= previous.number and not (style.arabic and number == 1):
-            continue  # numbering goes backwards: ordinary text that happens to start like a label
-        if previous is None and number == 0:
+        node = _new_node(style, match, line, parent, previous)
+        if node is None:
             continue
-        label = match.group(0).lstrip("#* \t\u3000")  # without a Markdown "## " / "**" prefix
-        label_start = line.start + match.end(0) - len(label)
-        node = Node(style=style, number=number, label=label, start=label_start)
-        node.path = parent.path + (label.translate(_PATH_FOLD),)
-        node.heading, node.content_start = _heading(line, match.end(0))
         for closed in stack[depth + 1:]:
             closed.end = line.start
         del stack[depth + 1:]
@@ -219,6 +204,25 @@ def _build_block_tree(root: Node, body_lines: list[Line]) -> None:
         stack.append(node)
     for node in stack[1:]:
         node.end = root.end
+
+
+def _new_node(style: Style, match: re.Match[str], line: Line, parent: Node, previous: Node | None) -> Node | None:
+    """The node a label line opens under ``parent``, or None when the line is ordinary text."""
+    if style.titled:  # "## 办理情况": the heading is the label, the numbering its order
+        node = Node(style=style, number=(previous.number if previous else 0) + 1, label=match.group(1).strip(),
+                    start=line.start, content_start=line.end)
+    else:
+        number = chinese_number(match.group(1)) if style.name != "①" else ord(match.group(1)) - 0x245F
+        if previous is not None and number <= previous.number and not (style.arabic and number == 1):
+            return None  # numbering goes backwards: ordinary text that happens to start like a label
+        if previous is None and number == 0:
+            return None
+        label = match.group(0).lstrip("#* \t\u3000")  # without a Markdown "## " / "**" prefix
+        # The node starts at the line, so a Markdown "## " belongs to its heading, not to the text before.
+        node = Node(style=style, number=number, label=label, start=line.start)
+        node.heading, node.content_start = _heading(line, match.end(0))
+    node.path = parent.path + (node.label.translate(_PATH_FOLD),)
+    return node
 
 
 def _heading(line: Line, label_len: int) -> tuple[str, int]:
@@ -252,51 +256,6 @@ def _close(node: Node, text: str) -> None:
         node.start, node.end = trim(text, node.start, node.end)
 
 
-def _find_items(text: str, start: int, end: int) -> list[Section]:
-    """Inline enumerations 一是……二是…… in ``text[start:end]`` as item sections (paths unset)."""
-    candidates: list[tuple[int, int]] = []  # (offset, number)
-    for match in _ITEM.finditer(text, start, end):
-        pos = match.start()
-        if not _item_position_ok(text, start, pos):
-            continue
-        number = chinese_number(match.group(1))
-        if number:
-            candidates.append((pos, number))
-    runs: list[list[int]] = []
-    current: list[int] = []
-    last = 0
-    for pos, number in candidates:
-        if number == 1:
-            if len(current) >= 2:
-                runs.append(current)
-            current, last = [pos], 1
-        elif current and number == last + 1:
-            current.append(pos)
-            last = number
-    if len(current) >= 2:
-        runs.append(current)
-    items: list[Section] = []
-    for r, run in enumerate(runs):
-        run_end = runs[r + 1][0] if r + 1 < len(runs) else end
-        for i, pos in enumerate(run):
-            if i + 1 < len(run):
-                stop = run[i + 1]
-            else:  # the last item ends with its paragraph (and before the next enumeration)
-                nl = text.find("\n", pos, run_end)
-                stop = run_end if nl == -1 else nl
-            label_end = text.index("是", pos) + 1
-            items.append(make_section(text, pos, stop, label=text[pos:label_end]))
-    return items
-
-
-def _item_position_ok(text: str, region_start: int, pos: int) -> bool:
-    """An item label counts at the region start, a paragraph start, or right after a sentence end."""
-    i = pos - 1
-    while i >= region_start and text[i] in SPACE:
-        i -= 1
-    return i < region_start or text[i] == "\n" or text[i] in _ITEM_AFTER
-
-
 def _items_with_leftovers(text: str, items: list[Section], start: int, end: int,
                           parent_path: tuple[str, ...], include_lead: bool = True) -> list[Section]:
     """Items plus the text around them as ``label == ""`` nodes with the parent's path."""
@@ -318,7 +277,7 @@ def _to_section(node: Node, text: str) -> Section:
                       start=node.start, end=node.end, path=node.path)
     own_end = node.children[0].start if node.children else node.end
     own_start = min(max(node.content_start, node.start), own_end)
-    items = _find_items(text, own_start, own_end)
+    items = find_items(text, own_start, own_end)
     children: list[Section] = []
     if items:
         children.extend(_items_with_leftovers(text, items, own_start, own_end, node.path))
