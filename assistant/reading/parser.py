@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import re
 
-from assistant.reading.header import FIELD_ALIASES, FIELD_LINE, fill_header_attributes, parse_header, title_of
+from assistant.reading.header import FIELD_ALIASES, FIELD_LINE, parse_header, title_of
+from assistant.reading.header_facts import fill_header_attributes
 from assistant.reading.raw import RawText
 from assistant.reading.sections import (
     TERMINATORS,
@@ -66,15 +67,16 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     body is the introduction.
     """
     text = raw.text
-    fields, title_line, body_start = parse_header(text, split_lines(text))
+    header = parse_header(text, split_lines(text), raw.title)
+    body_start = header.body_start
     body_lines = split_lines(text, body_start)  # the body may start mid-line ("答复内容：XX代表：")
     closing_start = _closing_start(body_lines, len(text))
     body_lines = [line for line in body_lines if line.start < closing_start]
 
     doc = ReplyDocument(doc_id=raw.doc_id, title="", text=text, source=raw.source,
                         metadata=dict(raw.metadata))
-    doc.fields = fields
-    doc.title = title_of(raw, fields, title_line, body_lines, text)
+    doc.fields = header.fields
+    doc.title = title_of(raw, header, body_lines, text)
     root = block_tree(text, body_lines, body_start, closing_start)
 
     # The addressee is the first body line when it reads "XX代表：", or an early "各位代表：".
@@ -88,7 +90,7 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     if closing_start < len(text) and text[closing_start:].strip():
         doc.closing = make_section(text, closing_start, len(text))
 
-    fill_header_attributes(doc, fields, addressee_line)
+    fill_header_attributes(doc, header, addressee_line, split_lines(text, body_start)[-12:])
     return doc
 
 
