@@ -11,7 +11,8 @@ from assistant.reading.raw import RawText
 from assistant.reading.sections import SPACE, TERMINATORS, Line, label_match, split_lines
 from assistant.text import split_sentences
 
-__all__ = ["FIELD_ALIASES", "FIELD_LINE", "Preamble", "fields_in", "parse_header", "title_of"]
+__all__ = ["FIELD_ALIASES", "FIELD_LINE", "ISSUER_LINE", "OFFICE_END", "Preamble", "fields_in", "parse_header",
+           "title_of"]
 
 #: Canonical header field → the names it is written under. ``ReplyDocument.fields`` is keyed by
 #: the canonical name (values as written), so consumers need not know the variants.
@@ -52,8 +53,11 @@ _PAGE_FIELDS = {"发布日期", "发布机构", "索引号", "来源", "浏览�
 _SPACED_NAME = re.compile(r"^([\u4e00-\u9fff])[ \u3000]+([\u4e00-\u9fff])(?=[ \u3000]*[:：])")
 _DOC_NUMBER = re.compile(r"^(?P<number>[\u4e00-\u9fff]{1,12}[〔\[［(（]\d{4}[〕\]］)）]第?\d+号)(?P<rest>.*)$")
 _RESULT = re.compile(r"^(?P<result>[ABCＡＢＣ]类(?:[（(][^）)]{1,30}[）)])?)$")
-_ISSUER = re.compile(
-    r"^[^。！？；!?;，,：:]{2,30}(人民政府|政府|局|委员会|委|办公室|办公厅|厅|院|中心|管委会)(?P<file>文件)?$")
+#: How the name of an office that writes replies ends ("…人民政府", "…教育局", "…卫生健康委员会").
+OFFICE_END = r"(?:人民政府|政府|局|委员会|委|办公室|办公厅|厅|院|中心|管委会)"
+#: A line that is only an office's name: an issuer line above the title ("…局文件" on a letterhead)
+#: or the signature above the closing date.
+ISSUER_LINE = re.compile(r"^[^。！？；!?;，,：:]{2,30}" + OFFICE_END + r"(?P<file>文件)?$")
 # The title of a reply: 关于/对 …的答复 / 的复函 / 答复的函 (possibly split over two lines).
 _REPLY_TITLE_END = re.compile(r"(答复|复函|答复的函|的函|答复意见)$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?$")
@@ -106,7 +110,7 @@ def parse_header(text: str, lines: list[Line], known_title: str | None = None) -
             index += 1
             continue
         if pairs:
-            if _take_fields(out, pairs, line, content):
+            if _take_fields(out, pairs, line):
                 break
             index += 1
             continue
@@ -118,13 +122,13 @@ def parse_header(text: str, lines: list[Line], known_title: str | None = None) -
     return out
 
 
-def _take_fields(out: Preamble, pairs: list[tuple[str, str]], line: Line, content: str) -> bool:
+def _take_fields(out: Preamble, pairs: list[tuple[str, str]], line: Line) -> bool:
     """Record a field line's pairs; True when it is "答复内容：", which ends the header."""
     for name, value in pairs:
         if name == _BODY_FIELD:
             # "答复内容:" ends the header; its value, if on the same line, is the body's first line.
-            offset = line.text.find(value) if value else -1
-            out.body_start = line.start + offset if value and offset >= 0 else line.end
+            written = value and line.text.endswith(value)
+            out.body_start = line.end - len(value) if written else line.end
             return True
         _store(out, name, value)
     out.body_start = line.end
@@ -152,11 +156,11 @@ def _header_line(out: Preamble, lines: list[Line], index: int, content: str, tit
         return 1
     if out.title:
         return 0
-    issuer = _ISSUER.match(content)
+    issuer = ISSUER_LINE.match(content)
     if issuer and not out.issuer and index < 3 and _reply_title_follows(lines, index + 1):
         out.issuer = content[: issuer.start("file")] if issuer.group("file") else content
         return 1
-    first = index == 0 or index == title_at or (out.issuer or out.fields) and index < 6
+    first = index in (0, title_at) or (bool(out.issuer or out.fields) and index < 6)
     if not first or not _is_title_like(content) or fields_in(content):
         return 0
     out.title = content

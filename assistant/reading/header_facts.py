@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.reading.header import Preamble
+from assistant.reading.header import ISSUER_LINE, OFFICE_END, Preamble
 from assistant.reading.numbers import normalize_suggestion_no, suggestion_numbers
 from assistant.reading.sections import SPACE, Line
 from assistant.schema import HeaderFacts, ReplyDocument
@@ -30,8 +30,7 @@ _DATE_LINE = re.compile(r"^[（(]?[ \u3000]*" + _DATE.pattern + r"[ \u3000]*日?
 _CONTACT = re.compile(r"联系人[:：][ \u3000]*(?P<who>[^；;，,\s（）()]+)(?:[，,](?P<office>[^；;（）()\s]+))?")
 _PHONE = re.compile(r"联系电话[:：][ \u3000]*(?P<phone>[0-9０-９][0-9０-９\-－—]{5,}[0-9０-９])")
 _CC = re.compile(r"^抄送[:：][ \u3000]*(?P<units>.+?)[。.]?$")
-_SIGNATURE = re.compile(r"^[^。！？；!?;，,：:]{2,30}(人民政府|政府|局|委员会|委|办公室|办公厅|厅|院|中心|管委会)$")
-_TITLE_ISSUER = re.compile(r"^(?P<issuer>[^。！？；，,]{2,30}?(人民政府|政府|局|委员会|委|办公室|办公厅|厅|院|中心|管委会))关于")
+_TITLE_ISSUER = re.compile(r"^(?P<issuer>[^。！？；，,]{2,30}?" + OFFICE_END + r")关于")
 
 
 def fill_header_attributes(doc: ReplyDocument, header: Preamble, addressee: Line | None,
@@ -144,5 +143,5 @@ def _read_closing(facts: HeaderFacts, tail: list[Line]) -> None:
         if _DATE_LINE.match(text):
             facts.date = normalize_date(text)
             signature = tail[position - 1].text if position else ""
-            if _SIGNATURE.match(signature):
+            if ISSUER_LINE.match(signature) and not signature.endswith("文件"):
                 facts.issuer = signature
