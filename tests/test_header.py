@@ -110,3 +110,25 @@ def test_page_metadata_is_not_a_field():
 ])
 def test_normalize_date(written, expected):
     assert normalize_date(written) == expected
+
+
+def test_closing_lines_give_date_signature_contact_and_cc():
+    doc = _parse("对第9号建议的答复\n钱七代表：\n您的建议收悉。已办理。\n感谢您的关心。\n某市水务局\n二〇二四年七月五日\n"
+                 "（联系人：孙八，办公室；联系电话：0851-1234567）\n抄送：市人大常委会，市政府办公厅。\n")
+    facts = doc.header
+    assert (facts.issuer, facts.date, facts.kind) == ("某市水务局", "2024-07-05", "人大代表建议")
+    assert (facts.contact, facts.contact_office, facts.phone) == ("孙八", "办公室", "0851-1234567")
+    assert facts.cc == ["市人大常委会", "市政府办公厅"]
+
+
+def test_a_page_publisher_is_the_issuer_when_nothing_else_names_one():
+    doc = _parse("关于第4号提案的答复\n发布机构：某市民政局　发布日期：2024-05-06\n周九委员：\n收悉。\n")
+    assert (doc.header.issuer, doc.header.published, doc.header.date) == ("某市民政局", "2024-05-06", "")
+
+
+def test_news_is_not_a_reply():
+    # A report about a 政协 meeting names no proposal, and "X发布X关于…" is not a reply's title.
+    doc = _parse("市政协十四届二次会议开幕\n记者从市政协获悉，会议今日开幕。\n")
+    assert doc.header.kind == "" and doc.header.issuer == ""
+    doc = _parse("北京市市场监督管理局发布北京市市场监督管理局关于食品抽检的通告\n本次抽检食品300批次。\n")
+    assert doc.header.issuer == ""

@@ -11,8 +11,8 @@ from assistant.reading.raw import RawText
 from assistant.reading.sections import SPACE, TERMINATORS, Line, label_match, split_lines
 from assistant.text import split_sentences
 
-__all__ = ["FIELD_ALIASES", "FIELD_LINE", "ISSUER_LINE", "OFFICE_END", "Preamble", "fields_in", "parse_header",
-           "title_of"]
+__all__ = ["FIELD_ALIASES", "FIELD_LINE", "ISSUER_LINE", "OFFICE_END", "REPLY_TITLE_END", "Preamble", "fields_in",
+           "parse_header", "title_of"]
 
 #: Canonical header field → the names it is written under. ``ReplyDocument.fields`` is keyed by
 #: the canonical name (values as written), so consumers need not know the variants.
@@ -59,7 +59,7 @@ OFFICE_END = r"(?:人民政府|政府|局|委员会|委|办公室|办公厅|厅|
 #: or the signature above the closing date.
 ISSUER_LINE = re.compile(r"^[^。！？；!?;，,：:]{2,30}" + OFFICE_END + r"(?P<file>文件)?$")
 # The title of a reply: 关于/对 …的答复 / 的复函 / 答复的函 (possibly split over two lines).
-_REPLY_TITLE_END = re.compile(r"(答复|复函|答复的函|的函|答复意见)$")
+REPLY_TITLE_END = re.compile(r"(答复|复函|答复的函|的函|答复意见)$")
 _TABLE_SEPARATOR = re.compile(r"^\|?[ \t]*:?-{3,}:?[ \t]*(\|[ \t]*:?-{3,}:?[ \t]*)*\|?$")
 _DECORATION = re.compile(r"^(?:#{1,6}[ \t]+|>[ \t]*|[-*+][ \t]+)")
 _SKIP = ""  # what _unwrap returns for a line that is decoration only
@@ -165,7 +165,7 @@ def _header_line(out: Preamble, lines: list[Line], index: int, content: str, tit
         return 0
     out.title = content
     following = _unwrap(lines[index + 1].text) if index + 1 < len(lines) else ""
-    if (not _REPLY_TITLE_END.search(content) and following and _REPLY_TITLE_END.search(following)
+    if (not REPLY_TITLE_END.search(content) and following and REPLY_TITLE_END.search(following)
             and _is_title_like(following) and not following.startswith(("关于", "对"))
             and len(content) + len(following) <= 80):
         out.title = content + following  # a title broken over two lines
@@ -176,7 +176,7 @@ def _header_line(out: Preamble, lines: list[Line], index: int, content: str, tit
 def _reply_title_follows(lines: list[Line], start: int) -> bool:
     for line in lines[start:start + 3]:
         content = _unwrap(line.text)
-        if content and re.match(r"^(关于|对)", content) and _REPLY_TITLE_END.search(content):
+        if content and re.match(r"^(关于|对)", content) and REPLY_TITLE_END.search(content):
             return True
     return False
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.reading.header import ISSUER_LINE, OFFICE_END, Preamble
+from assistant.reading.header import ISSUER_LINE, OFFICE_END, REPLY_TITLE_END, Preamble
 from assistant.reading.numbers import normalize_suggestion_no, suggestion_numbers
 from assistant.reading.sections import SPACE, Line
 from assistant.schema import HeaderFacts, ReplyDocument
@@ -116,6 +116,8 @@ def _units(main: str, co: str) -> tuple[str, str]:
 
 
 def _kind(doc: ReplyDocument, fields: dict[str, str]) -> str:
+    if not (doc.suggestion_no or fields.get("建议提案标题")):
+        return ""  # not a reply to a suggestion (news about a 政协 meeting is no 提案)
     said = " ".join((doc.title, doc.session, fields.get("建议提案标题", ""), fields.get("文号", "")))
     if "政协" in said or re.search(r"号提案|提案的答复|提案办理", said):
         return "政协提案"
@@ -125,7 +127,8 @@ def _kind(doc: ReplyDocument, fields: dict[str, str]) -> str:
 
 
 def _title_issuer(title: str) -> str:
-    match = _TITLE_ISSUER.match(title)
+    """"遵义市教育局关于……的答复" → "遵义市教育局" (only a reply's title names its writer so)."""
+    match = _TITLE_ISSUER.match(title) if REPLY_TITLE_END.search(title) else None
     return match.group("issuer") if match else ""
 
 
