@@ -17,7 +17,8 @@ A reply to a deputy's suggestion reads like this (the seed, abridged)::
     衷心感谢并欢迎您继续关心……                          ← closing
 
 Here: the reply's frame (addressee, closing lines) and :func:`parse_reply`, which puts the parts
-together; the header (title, fields) is read by ``header``, the body's section tree by ``sections``
+together; the header (title, fields) is read by ``header`` and what it says (proposer, units, issuer,
+文号, dates, contact …) by ``header_facts``; the body's section tree by ``sections``
 (whose docstring says how the tree is represented).
 """
 
@@ -71,6 +72,7 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     body_start = header.body_start
     body_lines = split_lines(text, body_start)  # the body may start mid-line ("答复内容：XX代表：")
     closing_start = _closing_start(body_lines, len(text))
+    last_lines = body_lines[-12:]  # where the closing's facts are (date, contact, 抄送)
     body_lines = [line for line in body_lines if line.start < closing_start]
 
     doc = ReplyDocument(doc_id=raw.doc_id, title="", text=text, source=raw.source,
@@ -90,7 +92,7 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     if closing_start < len(text) and text[closing_start:].strip():
         doc.closing = make_section(text, closing_start, len(text))
 
-    fill_header_attributes(doc, header, addressee_line, split_lines(text, body_start)[-12:])
+    fill_header_attributes(doc, header, addressee_line, last_lines)
     return doc
 
 
