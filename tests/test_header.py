@@ -132,3 +132,8 @@ def test_news_is_not_a_reply():
     assert doc.header.kind == "" and doc.header.issuer == ""
     doc = _parse("北京市市场监督管理局发布北京市市场监督管理局关于食品抽检的通告\n本次抽检食品300批次。\n")
     assert doc.header.issuer == ""
+
+
+def test_signer_and_signing_date_in_the_closing():
+    doc = _parse("关于第6号建议的答复\n吴十代表：\n您的建议收悉。已办理。\n某市交通局\n签发人：郑一\n签发日期：2024年3月2日\n")
+    assert (doc.header.signer, doc.header.date, doc.header.issuer) == ("郑一", "2024-03-02", "某市交通局")

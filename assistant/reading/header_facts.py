@@ -29,6 +29,7 @@ _DATE = re.compile(
 _DATE_LINE = re.compile(r"^[（(]?[ \u3000]*" + _DATE.pattern + r"[ \u3000]*日?[ \u3000]*[）)]?$")
 _CONTACT = re.compile(r"联系人[:：][ \u3000]*(?P<who>[^；;，,\s（）()]+)(?:[，,](?P<office>[^；;（）()\s]+))?")
 _PHONE = re.compile(r"联系电话[:：][ \u3000]*(?P<phone>[0-9０-９][0-9０-９\-－—]{5,}[0-9０-９])")
+_SIGNED = re.compile(r"^[（(]?(?:签发人[:：][ \u3000]*(?P<who>[\u4e00-\u9fff·]{2,5})|签发日期[:：](?P<when>.+))")
 _CC = re.compile(r"^抄送[:：][ \u3000]*(?P<units>.+?)[。.]?$")
 _TITLE_ISSUER = re.compile(r"^(?P<issuer>[^。！？；，,]{2,30}?" + OFFICE_END + r")关于")
 
@@ -63,9 +64,9 @@ def fill_header_attributes(doc: ReplyDocument, header: Preamble, addressee: Line
     facts.result = result
     facts.result_class = result[0].translate(str.maketrans("ＡＢＣ", "ABC")) if re.match(r"^[ABCＡＢＣ]类", result) else ""
     facts.doc_number = fields.get("文号", "")
-    facts.signer = fields.get("签发人", "")
     facts.published = normalize_date(header.page.get("发布日期", ""))
     _read_closing(facts, tail)
+    facts.signer = fields.get("签发人", "") or facts.signer
     facts.date = normalize_date(fields.get("签发日期", "")) or facts.date
     facts.issuer = header.issuer or _title_issuer(doc.title) or facts.issuer or header.page.get("发布机构", "")
     doc.header = facts
@@ -134,17 +135,20 @@ def _title_issuer(title: str) -> str:
 
 def _read_closing(facts: HeaderFacts, tail: list[Line]) -> None:
     """Contact, phone, 抄送, the signing date and the signature from the document's last lines."""
-    for position, line in enumerate(tail):
+    for line in tail:
         text = line.text
         contact, phone, cc = _CONTACT.search(text), _PHONE.search(text), _CC.match(text)
         if contact and re.match(r"^[（(]?联系人", text):
             facts.contact, facts.contact_office = contact.group("who"), contact.group("office") or ""
         if phone and re.search(r"^[（(]?联系(人|电话)", text):
             facts.phone = phone.group("phone")
+        signed = _SIGNED.match(text)
+        if signed:  # a 签发人 / 签发日期 line among the closing lines
+            facts.signer = signed.group("who") or facts.signer
+            facts.date = normalize_date(signed.group("when") or "") or facts.date
         if cc:
             facts.cc = [u.strip(SPACE) for u in re.split(r"[，,、；;]", cc.group("units")) if u.strip(SPACE)]
         if _DATE_LINE.match(text):
             facts.date = normalize_date(text)
-            signature = tail[position - 1].text if position else ""
-            if ISSUER_LINE.match(signature) and not signature.endswith("文件"):
-                facts.issuer = signature
+        if ISSUER_LINE.match(text) and not text.endswith("文件"):  # the signature: an office's name alone
+            facts.issuer = text
