@@ -61,6 +61,32 @@ class Section:
 
 
 @dataclass
+class HeaderFacts:
+    """What a reply's header and closing lines say about it, beyond the fields ``ReplyDocument``
+    has always had. Values are as written except where noted; a fact the text does not state is
+    empty (never guessed)."""
+
+    issuer: str = ""  # the office that replies: "遵义市教育局"
+    kind: str = ""  # "人大代表建议" | "政协提案" | ""
+    proposers: list[str] = field(default_factory=list)  # names, without 代表/委员: ["黄志坚"]
+    proposer_count: int | None = None  # "黄志坚委员等5人" → 5
+    addressee: str = ""  # the salutation without its colon: "罗春燕代表"
+    result_class: str = ""  # 办理结果 class: "A" | "B" | "C"
+    result: str = ""  # 办理结果 as written: "B类（正在解决）"
+    doc_number: str = ""  # 文号: "长教提复〔2024〕15号"
+    signer: str = ""  # 签发人
+    date: str = ""  # signing date (签发日期 or the closing date line), YYYY-MM-DD
+    published: str = ""  # a web page's 发布日期, YYYY-MM-DD
+    contact: str = ""  # 联系人: "方晓东"
+    contact_office: str = ""  # the office after the contact's name: "住房保障处"
+    phone: str = ""  # 联系电话: "0571-87052386"
+    cc: list[str] = field(default_factory=list)  # 抄送, one unit each
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: (list(value) if isinstance(value, list) else value) for name, value in vars(self).items()}
+
+
+@dataclass
 class ReplyDocument:
     """A parsed reply (or any other document): header fields and a section tree."""
 
@@ -79,6 +105,7 @@ class ReplyDocument:
     sections: list[Section] = field(default_factory=list)  # top-level sections
     closing: Section | None = None  # "衷心感谢……"
     metadata: dict[str, Any] = field(default_factory=dict)
+    header: HeaderFacts = field(default_factory=HeaderFacts)  # issuer, kind, 文号, date, contact …
 
     @property
     def handling_units(self) -> str:

@@ -10,6 +10,7 @@ Chroma against it, so the index ends up exactly as a clean ingest would leave it
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
 import time
@@ -27,8 +28,25 @@ from assistant.reading.parser import parse_reply
 from assistant.schema import Chunk
 from assistant.settings import Settings
 
-#: Bump when parsing or chunking changes, so that every document is re-chunked once.
+#: Bump to re-chunk every document once for a reason the code below cannot see (a setting).
 PIPELINE_VERSION = "1"
+
+
+@functools.cache
+def parser_version() -> str:
+    """A fingerprint of the code that turns a file's text into a document and its chunks: the
+    ``reading`` package (loaders, header, sections, chunking) and the schema and text helpers it
+    builds on. It is part of every content hash, so that after a parser change the next ingest
+    re-parses each document — fields and chunks rewritten — while unchanged chunk texts come from
+    the embedding cache; a text the new parser still cuts the same way keeps its chunk id."""
+    import assistant
+
+    package = Path(assistant.__file__).parent
+    files = sorted((package / "reading").rglob("*.py")) + [package / "schema.py", package / "text.py"]
+    h = hashlib.sha256(PIPELINE_VERSION.encode())
+    for file in files:
+        h.update(file.relative_to(package).as_posix().encode() + b"\x00" + file.read_bytes() + b"\x00")
+    return h.hexdigest()[:16]
 
 ProgressFn = Callable[[str, int], None]  # (event, amount): "document", "chunks", "embedded"
 
@@ -76,8 +94,10 @@ class _Prepared:
 
 
 def content_hash(raw: RawText, settings: Settings) -> str:
+    """What decides whether a document is to be (re)parsed: its text, title and metadata, the
+    chunk size, and the parser version (so each stored hash also records the parser it was read by)."""
     h = hashlib.sha256()
-    for part in (PIPELINE_VERSION, str(settings.max_chunk_chars), raw.title or "", raw.text,
+    for part in (parser_version(), str(settings.max_chunk_chars), raw.title or "", raw.text,
                  json.dumps(raw.metadata, ensure_ascii=False, sort_keys=True)):
         h.update(part.encode("utf-8"))
         h.update(b"\x00")
@@ -245,6 +265,7 @@ class Ingestor:
             doc_id=doc.doc_id, source=raw.source, content_hash=digest, title=doc.title,
             suggestion_no=doc.suggestion_no, session=doc.session, proposer=doc.proposer,
             units=doc.handling_units, n_chunks=len(chunks), metadata=raw.metadata,
+            header=doc.header.as_dict(),
         )
         return _Prepared(raw, digest, chunks, record)
 

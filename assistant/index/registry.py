@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.schema import Chunk
@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS documents (
     proposer TEXT NOT NULL DEFAULT '',
     units TEXT NOT NULL DEFAULT '',
     n_chunks INTEGER NOT NULL,
-    metadata TEXT NOT NULL DEFAULT '{}'
+    metadata TEXT NOT NULL DEFAULT '{}',
+    header TEXT NOT NULL DEFAULT '{}'
 );
 CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT PRIMARY KEY,
@@ -48,6 +49,14 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id, ord);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
+# Columns added after the first release, each with the statement that adds it to an older file.
+# An older document's row reads as "nothing known" until the next ingest re-parses it (a parser
+# change changes every content hash, so that ingest does).
+_MIGRATIONS = {
+    ("documents", "header"): "ALTER TABLE documents ADD COLUMN header TEXT NOT NULL DEFAULT '{}'",
+}
+_DOCUMENT_COLUMNS = ("doc_id, source, content_hash, title, suggestion_no, session, proposer, units, "
+                     "n_chunks, metadata, header")
 
 
 @dataclass
@@ -62,6 +71,10 @@ class DocumentRecord:
     units: str
     n_chunks: int
     metadata: dict
+    #: What the header and closing say beyond the columns above (``HeaderFacts.as_dict()``:
+    #: issuer, kind, 办理结果, 文号, dates as YYYY-MM-DD, contact, 抄送 …), stored as JSON so that
+    #: SQL can still filter on it (``json_extract(header, '$.issuer')``).
+    header: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -73,7 +86,13 @@ class DocumentRecord:
             "units": self.units,
             "chunks": self.n_chunks,
             "source": self.source,
+            "header": dict(self.header),
         }
+
+    @classmethod
+    def from_row(cls, row: tuple) -> DocumentRecord:
+        """A record from a ``SELECT {_DOCUMENT_COLUMNS}`` row."""
+        return cls(*row[:9], json.loads(row[9]), json.loads(row[10]))
 
 
 def connect_wal(path: Path, *, check_same_thread: bool = True, timeout: float = 30.0) -> sqlite3.Connection:
@@ -107,6 +126,17 @@ class Registry:
         self._local = threading.local()
         with self._connect() as con:
             con.executescript(_SCHEMA)
+            self._migrate(con)
+
+    @staticmethod
+    def _migrate(con: sqlite3.Connection) -> None:
+        for (table, column), statement in _MIGRATIONS.items():
+            if column not in {row[1] for row in con.execute(f"PRAGMA table_info({table})")}:
+                try:
+                    con.execute(statement)
+                except sqlite3.OperationalError as error:  # another process added it first
+                    if "duplicate column" not in str(error):
+                        raise
 
     def _connect(self) -> sqlite3.Connection:
         con = getattr(self._local, "con", None)
@@ -133,19 +163,13 @@ class Registry:
             con.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
 
     def documents(self) -> list[DocumentRecord]:
-        rows = self._connect().execute(
-            "SELECT doc_id, source, content_hash, title, suggestion_no, session, proposer, units, "
-            "n_chunks, metadata FROM documents ORDER BY doc_id"
-        )
-        return [DocumentRecord(*r[:9], json.loads(r[9])) for r in rows]
+        rows = self._connect().execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY doc_id")
+        return [DocumentRecord.from_row(r) for r in rows]
 
     def document(self, doc_id: str) -> DocumentRecord | None:
-        r = self._connect().execute(
-            "SELECT doc_id, source, content_hash, title, suggestion_no, session, proposer, units, "
-            "n_chunks, metadata FROM documents WHERE doc_id=?",
-            (doc_id,),
-        ).fetchone()
-        return DocumentRecord(*r[:9], json.loads(r[9])) if r else None
+        r = self._connect().execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE doc_id=?",
+                                    (doc_id,)).fetchone()
+        return DocumentRecord.from_row(r) if r else None
 
     def hashes(self) -> dict[str, tuple[str, str]]:
         """doc_id → (content_hash, source)."""
@@ -207,12 +231,12 @@ class Registry:
         try:
             con.execute("DELETE FROM chunks WHERE doc_id=?", (record.doc_id,))
             con.execute(
-                "INSERT OR REPLACE INTO documents(doc_id, source, content_hash, title, suggestion_no, "
-                "session, proposer, units, n_chunks, metadata) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                f"INSERT OR REPLACE INTO documents({_DOCUMENT_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     record.doc_id, record.source, record.content_hash, record.title,
                     record.suggestion_no, record.session, record.proposer, record.units,
                     len(chunks), json.dumps(record.metadata, ensure_ascii=False),
+                    json.dumps(record.header, ensure_ascii=False),
                 ),
             )
             con.executemany(

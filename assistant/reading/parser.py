@@ -17,8 +17,9 @@ A reply to a deputy's suggestion reads like this (the seed, abridged)::
     衷心感谢并欢迎您继续关心……                          ← closing
 
 Here: the reply's frame (the addressee) and :func:`parse_reply`, which puts the parts together;
-the header (title, fields) is read by ``header``, the body's section tree by ``sections`` (whose
-docstring says how the tree is represented), the closing (结尾, 落款) by ``closing``.
+the header (title, fields) is read by ``header`` and what it says (proposer, units, issuer, 文号, dates,
+contact …) by ``header_facts``; the body's section tree by ``sections`` (whose docstring says how the
+tree is represented), the closing (结尾, 落款) by ``closing``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from __future__ import annotations
 import re
 
 from assistant.reading.closing import closing_section, closing_start
-from assistant.reading.header import FIELD_ALIASES, FIELD_LINE, fill_header_attributes, parse_header, title_of
+from assistant.reading.header import FIELD_ALIASES, FIELD_LINE, parse_header, title_of
+from assistant.reading.header_facts import fill_header_attributes
 from assistant.reading.raw import RawText
 from assistant.reading.sections import (
     TERMINATORS,
@@ -53,15 +55,17 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     body is the introduction.
     """
     text = raw.text
-    fields, title_line, body_start = parse_header(text, split_lines(text))
+    header = parse_header(text, split_lines(text), raw.title)
+    body_start = header.body_start
     body_lines = split_lines(text, body_start)  # the body may start mid-line ("答复内容：XX代表：")
     closing_at = closing_start(body_lines, len(text))
+    last_lines = body_lines[-12:]  # where the closing's facts are (date, contact, 抄送)
     body_lines = [line for line in body_lines if line.start < closing_at]
 
     doc = ReplyDocument(doc_id=raw.doc_id, title="", text=text, source=raw.source,
                         metadata=dict(raw.metadata))
-    doc.fields = fields
-    doc.title = title_of(raw, fields, title_line, body_lines, text)
+    doc.fields = header.fields
+    doc.title = title_of(raw, header, body_lines, text)
     root = block_tree(text, body_lines, body_start, closing_at)
 
     # The addressee is the first body line when it reads "XX代表：", or an early "各位代表：".
@@ -75,7 +79,7 @@ def parse_reply(raw: RawText) -> ReplyDocument:
     doc.intro, doc.sections = body_sections(text, root, intro_start, closing_at, count_from)
     doc.closing = closing_section(text, closing_at)
 
-    fill_header_attributes(doc, fields, addressee_line)
+    fill_header_attributes(doc, header, addressee_line, last_lines)
     return doc
 
 
