@@ -54,6 +54,8 @@ def test_seed_card(seed_chunks):
         "会议届次：省十三届人大五次会议",
         "主办单位：贵阳市人民政府",
         "会办单位：黔南州人民政府",
+        "答复单位：贵阳市人民政府",
+        "类别：人大代表建议",
         f"复文标题：{TITLE}",
     ]
     assert card.index_text == f"{TITLE}\n{card.text}"
@@ -249,3 +251,28 @@ def test_normalize_for_match():
 ])
 def test_detect_language(text, language):
     assert detect_language(text) == language
+
+
+REPLIES_DEV = ROOT.parent / "shared" / "data" / "replies-dev" / "docs"
+
+
+@pytest.mark.skipif(not REPLIES_DEV.is_dir(), reason="../shared/data/replies-dev is not here")
+def test_the_card_states_what_a_reply_of_any_shape_says_about_itself():
+    """Header and closing facts of any header style land on the card, values as written, dates as replies
+    write them; what a reply does not state is not on its card."""
+    from assistant.reading.loaders import load_file
+
+    def card(name: str) -> list[str]:
+        return card_text(parse_reply(load_file(REPLIES_DEV / name)[0])).split("\n")
+
+    hangzhou = card("hangzhou-housing-rd163.txt")  # 文号 line with 签发人; contact and 抄送 in the closing
+    assert {"文号：杭房保复〔2024〕22号", "签发人：沈立新", "签发日期：2024年7月18日", "联系人：方晓东（住房保障处）",
+            "联系电话：0571-87052386", "答复单位：杭州市住房保障和房产管理局", "类别：人大代表建议"} <= set(hangzhou)
+    wenzhou = card("wenzhou-food-safety-zx0264.md")  # bold Markdown field lines
+    assert {"代表提案者：黄志坚委员等5人", "办理结果：A类", "类别：政协提案"} <= set(wenzhou)
+    liupanshui = card("liupanshui-elderly-zx37.txt")  # 承办单位：X（主办）、Y（协办）, stated once
+    assert "主办单位：六盘水市民政局（主办）、六盘水市财政局（协办）" in liupanshui
+    assert not any(line.startswith("会办单位") for line in liupanshui)
+    leishan = card("leishan-tourism-rd58.txt")  # a title line and unnumbered paragraphs: no contact given
+    assert not any(line.startswith(("联系电话", "联系人", "文号")) for line in leishan)
+    assert leishan[-1] == "复文标题：对县十八届人大四次会议第58号建议的答复"

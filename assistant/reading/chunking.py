@@ -43,22 +43,44 @@ _CLAUSE_END = re.compile(r"[，,、：:]")
 
 
 def card_text(doc: ReplyDocument) -> str:
-    """The document card: header fields as "name：value" lines ("" when the document has none)."""
-    lines = []
-    for name, value in (
-        ("建议提案标题", doc.fields.get("建议提案标题", "")),
-        ("建议提案编号", doc.suggestion_no or doc.fields.get("建议提案编号", "")),
-        ("代表提案者", doc.proposer),
+    """The document card: what the header and closing lines say, as "name：value" lines ("" when the
+    document says none of it). Values are as written where the header wrote them (王德贵委员, 黄志坚委员等5人,
+    六盘水市民政局（主办）); the reply's own facts (issuer, 文号, 签发, 联系人 …) follow, so that a question
+    about them is answered from one cited place for a reply of any shape."""
+    f, facts = doc.fields, doc.header
+    main = f.get("主办单位") or doc.main_unit
+    # "承办单位：X（主办）、Y（协办）" already names the co-handling unit beside the lead one
+    co = f.get("会办单位") or ("" if doc.co_units and doc.co_units in main else doc.co_units)
+    lines = [f"{name}：{value}" for name, value in (
+        ("建议提案标题", f.get("建议提案标题", "")),
+        ("建议提案编号", doc.suggestion_no or f.get("建议提案编号", "")),
+        ("代表提案者", f.get("代表提案者") or doc.proposer),
         ("会议届次", doc.session),
-        ("主办单位", doc.main_unit),
-        ("会办单位", doc.co_units),
-    ):
-        if value:
-            lines.append(f"{name}：{value}")
+        ("主办单位", main),
+        ("会办单位", co),
+    ) if value]
     if not lines:
         return ""
-    lines.append(f"复文标题：{doc.fields.get('复文标题') or doc.title}")
+    lines += [f"{name}：{value}" for name, value in _fact_lines(facts) if value]
+    lines.append(f"复文标题：{f.get('复文标题') or doc.title}")
     return "\n".join(lines)
+
+
+def _fact_lines(facts) -> list[tuple[str, str]]:
+    """The facts of :class:`~assistant.schema.HeaderFacts` the card states, in reading order."""
+    office = f"（{facts.contact_office}）" if facts.contact and facts.contact_office else ""
+    contact = facts.contact + office
+    return [("答复单位", facts.issuer), ("类别", facts.kind), ("办理结果", facts.result),
+            ("文号", facts.doc_number), ("签发人", facts.signer), ("签发日期", _chinese_date(facts.date)),
+            ("联系人", contact), ("联系电话", facts.phone), ("抄送", "、".join(facts.cc))]
+
+
+def _chinese_date(iso: str) -> str:
+    """"2024-06-26" → "2024年6月26日", as replies write dates ("" stays "")."""
+    parts = iso.split("-")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return iso
+    return f"{int(parts[0])}年{int(parts[1])}月{int(parts[2])}日"
 
 
 def chunk_document(doc: ReplyDocument, max_chars: int = 400) -> list[Chunk]:

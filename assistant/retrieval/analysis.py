@@ -23,14 +23,20 @@ __all__ = [
 ]
 
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
-# Questions about the reply itself: its proposer, number, session, handling units, title, signature.
+# Questions about the reply itself: its proposer, number, session, handling units, title, signature,
+# 文号, dates and contact.
 CARD_INTENT = re.compile(
     r"谁提|提出的|提出人|提案者|提案人|哪位代表|代表是谁|什么人|编号|多少号|几号|哪个单位(?!工作)|哪些单位|什么单位(?!工作)|"
     r"主办|会办|承办|协办|办理单位|负责办理|谁办理|谁负责|谁答复|届次|哪次会议|哪一次会议|什么会议|哪届|标题|"
     r"who (?:proposed|submitted|raised|made|wrote|put forward|filed)|proposer|which (?:deputy|session|meeting|"
     r"department|office|unit|body|government)|handl|in charge|responsible|what number|suggestion number|"
     r"which number|title of|哪次会|什么会上|哪个会上|名义|发文机关|落款|署名|issued|signed|sent by|on whose behalf|"
-    r"which government",
+    r"which government|"
+    # …and what the reply says about itself at its head or foot: 文号, who signed it and when, whom to call.
+    r"签发|文号|发文字号|联系人|联系电话|打什么电话|找谁|办理结果|哪一类|几类|[ABC]类|抄送|答复单位|哪个部门答复|"
+    r"document number|reference number|file number|contact person|phone number|who (?:can|should) (?:i|we) "
+    r"(?:call|contact)|who signed|signed by|when was (?:it|the reply|this reply) (?:signed|issued|dated)|"
+    r"result class|copied to",
     re.IGNORECASE,
 )
 # Questions about how the reply ends (its thanks and contact line).
