@@ -101,19 +101,25 @@ def ingest(
 
 @app.command()
 def documents(
+    issuer: Annotated[str | None, typer.Option("--issuer", help="发文单位（部分名称即可）/ part of the issuing office's name")] = None,
+    kind: Annotated[str | None, typer.Option("--kind", help="人大代表建议 / 政协提案（建议、提案亦可）/ kind of reply")] = None,
+    year: Annotated[int | None, typer.Option("--year", help="答复年份 / year of the reply's date")] = None,
+    number: Annotated[str | None, typer.Option("--number", help="建议提案编号，任意写法 / suggestion number, any spelling")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """列出已索引的文档 / List the indexed documents."""
-    docs = _assistant(_settings(data_dir), answering=False).documents()
+    """列出已索引的文档，新的在前 / List the indexed documents, newest first."""
+    docs = _assistant(_settings(data_dir), answering=False).documents(
+        issuer=issuer, kind=kind, year=year, number=number)
     if as_json:
         print(json.dumps(docs, ensure_ascii=False))
         return
     table = Table(title=f"已索引文档 / indexed documents ({len(docs)})")
-    for col in ("id", "标题 title", "编号 number", "片段 chunks"):
+    for col in ("id", "标题 title", "编号 number", "发文单位 issuer", "类型 kind", "日期 date", "片段 chunks"):
         table.add_column(col)
     for d in docs:
-        table.add_row(d["doc_id"], d["title"], d["suggestion_no"], str(d["chunks"]))
+        table.add_row(d["doc_id"], d["title"], d["suggestion_no"], d["issuer"], d["doc_kind"], d["date"],
+                      str(d["chunks"]))
     console.print(table)
 
 

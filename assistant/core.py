@@ -16,6 +16,7 @@ from assistant.answer.pipeline import Pipeline
 from assistant.embedding import Embedder
 from assistant.errors import QuestionError, ServiceUnavailable
 from assistant.history import HistoryPolicy
+from assistant.index.document_query import DocumentQuery
 from assistant.index.ingest import Ingestor, IngestReport
 from assistant.index.registry import Registry
 from assistant.index.search_index import SearchIndex
@@ -151,9 +152,12 @@ class Assistant:
         """This assistant's retrieval as a LangChain retriever (``k`` documents; None: ``top_k``)."""
         return LangChainRetriever(hybrid=self.retriever, filters=filters, k=k)
 
-    def documents(self) -> list[dict]:
-        """Every indexed document's header fields, by id (read from the registry: always current)."""
-        return [d.as_dict() for d in self.registry.documents()]
+    def documents(self, issuer: str | None = None, kind: str | None = None, year: int | None = None,
+                  number: str | None = None) -> list[dict]:
+        """The indexed documents' header fields, newest first (undated last, then by title), read from
+        the registry (always current); the criteria given must all hold (see ``DocumentQuery``)."""
+        query = DocumentQuery.of(issuer=issuer, kind=kind, year=year, number=number)
+        return [d.as_dict() for d in self.registry.find(query)]
 
     def document(self, doc_id: str) -> dict | None:
         snap = self.index.snapshot

@@ -135,6 +135,12 @@ class Chunk:
     proposer: str = ""
     units: str = ""
     source: str = ""
+    # The document's header facts, repeated on each of its chunks (one shared string per document)
+    # so that a citation carries them without a lookup; not stored in Chroma, which filters by doc_id.
+    issuer: str = ""  # "德阳市卫生健康委员会"
+    doc_kind: str = ""  # "人大代表建议" | "政协提案" | ""
+    doc_number: str = ""  # 文号: "德卫提复〔2024〕5号"
+    date: str = ""  # signing date, else publication date, YYYY-MM-DD
 
     def metadata(self) -> dict[str, Any]:
         """Flat metadata as stored in Chroma (str/int only)."""
@@ -184,6 +190,10 @@ class Citation(BaseModel):
         default_factory=list,
         description="offsets of the supporting sentence(s) within `text`",
     )
+    issuer: str = Field("", description="the office that wrote the reply, e.g. 德阳市卫生健康委员会")
+    doc_kind: str = Field("", description="人大代表建议 or 政协提案; empty when the reply does not say")
+    doc_number: str = Field("", description="the reply's 文号, e.g. 德卫提复〔2024〕5号")
+    date: str = Field("", description="the reply's signing (else publication) date, YYYY-MM-DD")
 
     @classmethod
     def of(cls, marker: int, scored: ScoredChunk, highlights: list[tuple[int, int]] | None = None) -> Citation:
@@ -191,7 +201,8 @@ class Citation(BaseModel):
         c = scored.chunk
         return cls(marker=marker, chunk_id=c.chunk_id, doc_id=c.doc_id, doc_title=c.doc_title,
                    suggestion_no=c.suggestion_no, section=c.section, text=c.text,
-                   score=round(scored.score, 6), start=c.start, end=c.end, highlights=list(highlights or ()))
+                   score=round(scored.score, 6), start=c.start, end=c.end, highlights=list(highlights or ()),
+                   issuer=c.issuer, doc_kind=c.doc_kind, doc_number=c.doc_number, date=c.date)
 
 
 class Answer(BaseModel):

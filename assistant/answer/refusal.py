@@ -44,6 +44,11 @@ def message(found: Retrieval, snapshot: Snapshot, language: str) -> str:
             return f"抱歉，现有答复中没有{number}建议的答复。目前收录的建议编号有：{known}。"
         return (f"Sorry, there is no reply to suggestion {number} among the documents. "
                 f"The replies on file are for: {known}.")
+    if found.reason == "no_document":  # the caller's filters leave no document to search
+        criteria = found.evidence["filters"].describe(language)
+        if language == "zh":
+            return f"抱歉，现有答复中没有符合筛选条件（{criteria}）的文件，请放宽条件后再问。"
+        return f"Sorry, no reply on file matches the filters ({criteria}); try wider filters."
     if language == "zh":
         text = "抱歉，现有答复文件中没有找到与您的问题相关的内容，无法据此作答。"
         if topics:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.index.document_query import DocumentQuery, by_date
 from assistant.schema import Chunk
 
 _SCHEMA = """
@@ -76,6 +77,19 @@ class DocumentRecord:
     #: SQL can still filter on it (``json_extract(header, '$.issuer')``).
     header: dict = field(default_factory=dict)
 
+    @property
+    def issuer(self) -> str:
+        return self.header.get("issuer") or ""
+
+    @property
+    def doc_kind(self) -> str:
+        return self.header.get("kind") or ""
+
+    @property
+    def date(self) -> str:
+        """The reply's date, YYYY-MM-DD: when it was signed, else when it was published ("" if neither)."""
+        return self.header.get("date") or self.header.get("published") or ""
+
     def as_dict(self) -> dict:
         return {
             "doc_id": self.doc_id,
@@ -86,6 +100,9 @@ class DocumentRecord:
             "units": self.units,
             "chunks": self.n_chunks,
             "source": self.source,
+            "issuer": self.issuer,
+            "doc_kind": self.doc_kind,
+            "date": self.date,
             "header": dict(self.header),
         }
 
@@ -166,6 +183,14 @@ class Registry:
         rows = self._connect().execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents ORDER BY doc_id")
         return [DocumentRecord.from_row(r) for r in rows]
 
+    def find(self, query: DocumentQuery | None = None) -> list[DocumentRecord]:
+        """The documents that match ``query`` (all without one), newest first (:func:`by_date`).
+
+        Filtered here rather than in SQL so that a listing and a search's filters (which run on the
+        serving snapshot's records) apply one rule."""
+        records = self.documents()
+        return by_date(r for r in records if not query or query.matches(r))
+
     def document(self, doc_id: str) -> DocumentRecord | None:
         r = self._connect().execute(f"SELECT {_DOCUMENT_COLUMNS} FROM documents WHERE doc_id=?",
                                     (doc_id,)).fetchone()
@@ -194,7 +219,10 @@ class Registry:
         """Every chunk (with its keyword tokens), in document and section order."""
         sql = (
             "SELECT c.chunk_id, c.doc_id, d.title, c.text, c.index_text, c.section, c.kind, c.ord, "
-            "c.start, c.\"end\", d.suggestion_no, d.session, d.proposer, d.units, d.source, c.tokens "
+            "c.start, c.\"end\", d.suggestion_no, d.session, d.proposer, d.units, d.source, c.tokens, "
+            "COALESCE(json_extract(d.header, '$.issuer'), ''), COALESCE(json_extract(d.header, '$.kind'), ''), "
+            "COALESCE(json_extract(d.header, '$.doc_number'), ''), "
+            "COALESCE(NULLIF(json_extract(d.header, '$.date'), ''), json_extract(d.header, '$.published'), '') "
             "FROM chunks c JOIN documents d USING(doc_id)"
         )
         args: tuple = ()
@@ -214,7 +242,8 @@ class Registry:
                     chunk_id=r[0], doc_id=one(r[1]), doc_title=one(r[2]), text=r[3], index_text=r[4],
                     section=one(r[5]), kind=one(r[6]), order=r[7], start=r[8], end=r[9],
                     suggestion_no=one(r[10]), session=one(r[11]), proposer=one(r[12]), units=one(r[13]),
-                    source=one(r[14]),
+                    source=one(r[14]), issuer=one(r[16]), doc_kind=one(r[17]), doc_number=one(r[18]),
+                    date=one(r[19]),
                 )
                 yield chunk, r[15].split(" ") if r[15] else []
             con.execute("COMMIT")

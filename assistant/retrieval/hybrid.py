@@ -18,9 +18,10 @@ import time
 from dataclasses import dataclass, field
 
 from assistant.embedding import Embedder
+from assistant.index.document_query import DocumentQuery
 from assistant.index.search_index import SearchIndex, Snapshot
 from assistant.language.lexicon import Lexicon
-from assistant.reading.numbers import normalize_suggestion_no, suggestion_numbers
+from assistant.reading.numbers import suggestion_numbers
 from assistant.retrieval.analysis import QuestionAnalysis, analyse
 from assistant.retrieval.fusion import Concepts, fuse, term_shares, weigh_concepts
 from assistant.retrieval.gate import gate, known_concepts
@@ -36,7 +37,7 @@ class Retrieval:
     results: list[ScoredChunk]
     relevant: bool
     analysis: QuestionAnalysis  # what the question asks, read once
-    reason: str = ""  # why the gate refused: "empty_index" | "unknown_number" | "no_match"
+    reason: str = ""  # why it refused: "empty_index" | "unknown_number" | "no_document" | "no_match"
     evidence: dict = field(default_factory=dict)
     concepts: Concepts = field(default_factory=list)  # the question's concepts, idf-weighted
     # For a term that is part of a longer term of its concept, its idf as a share of the concept's
@@ -70,9 +71,9 @@ class HybridRetriever:
         if not snap.chunks:
             return Retrieval(question, [], False, analysis, "empty_index")
 
-        doc_ids, unknown = self._doc_filter(snap, question, filters)
-        if unknown:
-            return Retrieval(question, [], False, analysis, "unknown_number", {"number": unknown})
+        doc_ids, refused = self._doc_filter(snap, question, filters)
+        if refused:
+            return Retrieval(question, [], False, analysis, *refused)
 
         focus = self.focus(snap, history, doc_ids) if history else {}
         # A deputy named in the question ("凌毅代表的……") points at their suggestions' replies.
@@ -104,23 +105,30 @@ class HybridRetriever:
         return weigh_concepts(snap, analysis, self.settings.unknown_term_weight)
 
     # ---- steps ---------------------------------------------------------------------------------
-    def _doc_filter(self, snap: Snapshot, question: str, filters: dict | None) -> tuple[list[str] | None, str]:
-        """Explicit filters, then a suggestion number named in the question. Returns (doc ids, unknown no.)."""
+    def _doc_filter(self, snap: Snapshot, question: str, filters: dict | None
+                    ) -> tuple[list[str] | None, tuple[str, dict] | None]:
+        """Explicit filters (all must hold), then a suggestion number named in the question.
+
+        Returns (doc ids or None for all, None) or (None, (reason, evidence)) when the filters leave
+        no document: they are refused, never dropped to search everything."""
         filters = filters or {}
+        query = DocumentQuery.of(issuer=filters.get("issuer"), kind=filters.get("kind"),
+                                 year=filters.get("year"), number=filters.get("suggestion_no"))
         doc_ids: list[str] | None = list(filters.get("doc_ids") or []) or None
-        number = filters.get("suggestion_no")
-        if number:
-            named = normalize_suggestion_no(number)
-            wanted = snap.by_number.get(named, [])
-            if not wanted:  # refused like a question naming it, rather than searching everything
-                return None, named or str(number)
-            doc_ids = [d for d in (doc_ids or wanted) if d in wanted]
+        if query:
+            allowed = set(doc_ids) if doc_ids else None
+            doc_ids = [d for d, rec in snap.documents.items()
+                       if query.matches(rec) and (allowed is None or d in allowed)]
+            if not doc_ids:
+                if query == DocumentQuery(number=query.number) and not snap.by_number.get(query.number):
+                    return None, ("unknown_number", {"number": query.number})  # as if the question named it
+                return None, ("no_document", {"filters": query})
         for named in suggestion_numbers(question):
             found = snap.by_number.get(named)
             if not found:
-                return None, named
+                return None, ("unknown_number", {"number": named})
             doc_ids = [d for d in (doc_ids or found) if d in found] or found
-        return doc_ids, ""
+        return doc_ids, None
 
     def _rank(self, snap: Snapshot, analysis: QuestionAnalysis, doc_ids: list[str] | None,
               focus: dict[str, float], timings: dict[str, float]

@@ -4,8 +4,8 @@ Endpoints (all JSON unless said otherwise; errors are ``{"error": {"code", "mess
 
     POST /api/chat            {"question", "history": [...], "filters": {...}} → Answer
     POST /api/chat/stream     same body → text/event-stream: meta, delta…, citations, done | error
-    GET  /api/search?q=&k=    ranked sections
-    GET  /api/documents       the indexed replies
+    GET  /api/search?q=&k=    ranked sections (filters: suggestion_no, doc_id, issuer, kind, year)
+    GET  /api/documents       the indexed replies, newest first (filters: issuer, kind, year, number)
     GET  /api/documents/{id}  one reply with its sections in order (404 when unknown)
     GET  /healthz             the process is alive
     GET  /readyz              200 with the readiness dict when ready, 503 otherwise
@@ -37,7 +37,13 @@ from assistant.settings import Settings
 from assistant.web.models import (
     CHAT_EXAMPLES,
     ERRORS,
+    ISSUER,
+    KIND,
     MAX_FILTER_DOCS,
+    MAX_YEAR,
+    MIN_YEAR,
+    NUMBER,
+    YEAR,
     ClientConfig,
     DocumentDetail,
     DocumentList,
@@ -52,6 +58,12 @@ from assistant.web.security import GENERIC_ERROR, error_response
 from assistant.web.sse import SSE_DESCRIPTION, SSE_EXAMPLE, Workers, event_stream
 
 log = logging.getLogger(__name__)
+
+# The document criteria of /api/search and /api/documents (the chat body's ChatFilters has them too).
+IssuerQuery = Annotated[str | None, Query(min_length=1, max_length=100, description=ISSUER, examples=["德阳"])]
+KindQuery = Annotated[str | None, Query(min_length=1, max_length=20, description=KIND, examples=["政协提案"])]
+YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description=YEAR, examples=[2024])]
+NumberQuery = Annotated[str | None, Query(max_length=50, description=NUMBER, examples=["第616号"])]
 
 #: The limits change only with a restart; clients may keep them a few minutes.
 CONFIG_CACHE_CONTROL = "public, max-age=600"
@@ -139,11 +151,15 @@ def _add_browse_routes(router: APIRouter, assistant: Assistant, settings: Settin
         q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars,
                                 description="query text", examples=["惠水 土地"])],
         k: Annotated[int, Query(ge=1, le=50, description="how many sections")] = 10,
-        suggestion_no: Annotated[str | None, Query(max_length=50, examples=["第616号"])] = None,
+        suggestion_no: NumberQuery = None,
         doc_id: Annotated[list[str] | None, Query(max_length=MAX_FILTER_DOCS,
                                                   description="repeat to allow several documents")] = None,
+        issuer: IssuerQuery = None,
+        kind: KindQuery = None,
+        year: YearQuery = None,
     ) -> Any:
-        filters = {key: value for key, value in (("suggestion_no", suggestion_no), ("doc_ids", doc_id))
+        filters = {key: value for key, value in (("suggestion_no", suggestion_no), ("doc_ids", doc_id),
+                                                 ("issuer", issuer), ("kind", kind), ("year", year))
                    if value}
         try:
             results = await workers.call(assistant.search, q, k=k, filters=filters or None)
@@ -152,10 +168,13 @@ def _add_browse_routes(router: APIRouter, assistant: Assistant, settings: Settin
         return SearchResponse(query=q, results=results)
 
     @router.get("/api/documents", response_model=DocumentList, responses=ERRORS, tags=["browse"],
-                summary="List documents / 文档列表")
-    def documents() -> Any:
+                summary="List documents / 文档列表",
+                description="Newest first (undated last, then by title); the criteria given must all hold.")
+    def documents(issuer: IssuerQuery = None, kind: KindQuery = None, year: YearQuery = None,
+                  number: NumberQuery = None) -> Any:
         try:
-            return DocumentList(documents=[_public_document(d) for d in assistant.documents()])
+            found = assistant.documents(issuer=issuer, kind=kind, year=year, number=number)
+            return DocumentList(documents=[_public_document(d) for d in found])
         except Exception as exc:  # noqa: BLE001
             return _error_for(exc, "documents")
 

@@ -34,14 +34,26 @@ class ErrorResponse(BaseModel):
         "limit": 1000}}]})
 
 
+#: The document criteria shared by the chat filters, /api/search and /api/documents.
+ISSUER = "part of the issuing office's name, e.g. 德阳 / 发文单位（部分名称即可）"
+KIND = "人大代表建议 or 政协提案 (建议, 提案, suggestion, proposal also match) / 答复类型"
+YEAR = "the year of the reply's date / 答复年份"
+NUMBER = "a suggestion number in any spelling: 第32号, 32, 0032 / 建议提案编号"
+MIN_YEAR, MAX_YEAR = 1949, 2100
+
+
 class ChatFilters(BaseModel):
-    """Restricts retrieval; both fields are optional."""
+    """Restricts retrieval; every field is optional and those given must all hold. Filters that
+    leave no document are refused (the answer says so) rather than ignored."""
 
     model_config = ConfigDict(extra="forbid")
 
     doc_ids: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
         None, max_length=MAX_FILTER_DOCS, description="only these documents (ids from /api/documents)")
-    suggestion_no: str | None = Field(None, max_length=50, description="e.g. 第616号")
+    suggestion_no: str | None = Field(None, max_length=50, description=NUMBER)
+    issuer: str | None = Field(None, min_length=1, max_length=100, description=ISSUER)
+    kind: str | None = Field(None, min_length=1, max_length=20, description=KIND)
+    year: int | None = Field(None, ge=MIN_YEAR, le=MAX_YEAR, description=YEAR)
 
 
 class SearchResponse(BaseModel):
@@ -58,6 +70,11 @@ class DocumentSummary(BaseModel):
     units: str = ""
     chunks: int = 0
     source: str = Field("", description="the file name or URL the document was read from")
+    issuer: str = Field("", description="the office that wrote the reply")
+    doc_kind: str = Field("", description="人大代表建议, 政协提案, or empty")
+    date: str = Field("", description="signing (else publication) date, YYYY-MM-DD; empty if the reply has none")
+    header: dict[str, Any] = Field(default_factory=dict, description="every fact the header and closing state "
+                                   "(proposers, 办理结果, 文号, contact, 抄送 …); empty values when not stated")
 
 
 class DocumentSection(BaseModel):
@@ -74,7 +91,7 @@ class DocumentDetail(DocumentSummary):
 
 
 class DocumentList(BaseModel):
-    documents: list[DocumentSummary]
+    documents: list[DocumentSummary] = Field(description="newest first; undated last, then by title")
 
 
 class ClientConfig(BaseModel):
