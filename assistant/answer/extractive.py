@@ -36,12 +36,23 @@ _ANY = 1e-9  # a score threshold that any sentence naming one of the question's 
 
 # Which line of a document card answers which kind of question.
 _CARD_FIELDS = [
-    (re.compile(r"谁提|提出|提案者|提案人|代表是谁|哪位代表|什么人|who|proposer|deputy", re.IGNORECASE), ("代表提案者", "提案者", "代表")),
-    (re.compile(r"编号|多少号|几号|number", re.IGNORECASE), ("建议提案编号", "编号")),
-    (re.compile(r"主办|会办|承办|协办|单位|办理|负责|答复|handl|department|office|unit|responsible|in charge", re.IGNORECASE),
-     ("主办单位", "会办单位")),
+    (re.compile(r"谁提|提出|提案者|提案人|代表是谁|哪位代表|什么人|联名|几个人|who (?!signed|replied|answered)|"
+                r"proposer|deputy", re.IGNORECASE), ("代表提案者", "提案者", "代表")),
+    (re.compile(r"编号|多少号|几号|(?<!document )(?<!reference )(?<!file )number", re.IGNORECASE),
+     ("建议提案编号", "编号")),
+    (re.compile(r"主办|会办|承办|协办|办理单位|哪个单位|哪些单位|什么单位|负责|handl|department|office|unit|"
+                r"responsible|in charge", re.IGNORECASE), ("主办单位", "会办单位")),
+    (re.compile(r"谁答复|哪个部门答复|答复单位|回复单位|who (?:replied|answered)|which (?:office|body) replied",
+                re.IGNORECASE), ("答复单位",)),
     (re.compile(r"届次|会议|哪届|session|meeting", re.IGNORECASE), ("会议届次",)),
     (re.compile(r"标题|题目|什么建议|title|about what|what .*suggestion", re.IGNORECASE), ("建议提案标题", "复文标题")),
+    (re.compile(r"类别|类型|建议还是提案|what kind", re.IGNORECASE), ("类别",)),
+    (re.compile(r"办理结果|哪一类|几类|什么类|[ABC]类|result|class", re.IGNORECASE), ("办理结果",)),
+    (re.compile(r"文号|字号|document number|reference number|file number", re.IGNORECASE), ("文号",)),
+    (re.compile(r"签发|谁签|signed|signer", re.IGNORECASE), ("签发人",)),
+    (re.compile(r"签发|哪天|哪一天|什么时候|何时|日期|\bwhen\b|\bdate", re.IGNORECASE), ("签发日期",)),
+    (re.compile(r"联系|电话|找谁|咨询|contact|phone|call", re.IGNORECASE), ("联系人", "联系电话")),
+    (re.compile(r"抄送|copied|\bcc\b", re.IGNORECASE), ("抄送",)),
 ]
 
 
@@ -102,7 +113,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     if not sources:
         return []
     about_the_reply = _card_or_closing(found)
-    if about_the_reply:
+    if about_the_reply is not None:  # [] when the reply does not state what is asked about it
         return about_the_reply
     asked = _Asked.of(found)
     selections, first_best = _quoted_sources(found, asked, lexicon)
@@ -132,21 +143,23 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
     return selections
 
 
-def _card_or_closing(found: Retrieval) -> list[Selection]:
+def _card_or_closing(found: Retrieval) -> list[Selection] | None:
     """A question about the reply itself: the lines of its card it asks for (the proposer, the
-    number …), or its closing as written ("How does the reply close?"); else []."""
+    number …), or its closing as written ("How does the reply close?"); [] when the card has none of
+    the lines asked for (the reply gives no phone number: a refusal, not another line); else None."""
     if found.analysis.card_intent:
         for rank, sc in enumerate(found.results[:3], start=1):
             if sc.chunk.kind == "card":
-                lines = _card_lines(found.query, sc.chunk.text, split_sentences(sc.chunk.text))
-                if lines:
-                    return [Selection(rank, sc, lines)]
+                wanted = _card_labels(found.query)
+                lines = _card_lines(wanted, sc.chunk.text, split_sentences(sc.chunk.text))
+                if lines or wanted:
+                    return [Selection(rank, sc, lines)] if lines else []
     if found.analysis.closing_intent:
         for rank, sc in enumerate(found.results[:3], start=1):
             if sc.chunk.kind == "closing":
                 text = sc.chunk.text
                 return [Selection(rank, sc, [(a, b) for a, b in split_sentences(text) if text[a:b].strip()])]
-    return []
+    return None
 
 
 def _quoted_sources(found: Retrieval, asked: _Asked, lexicon: Lexicon) -> tuple[list[Selection], float]:
@@ -249,11 +262,12 @@ def covered_by(sentence: str, tokens: frozenset[str] | set[str], concepts: Conce
     return out
 
 
-def _card_lines(question: str, text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    wanted: list[str] = []
-    for pattern, labels in _CARD_FIELDS:
-        if pattern.search(question):
-            wanted.extend(labels)
+def _card_labels(question: str) -> list[str]:
+    """The card lines (by label) that ``question`` asks for."""
+    return [label for pattern, labels in _CARD_FIELDS if pattern.search(question) for label in labels]
+
+
+def _card_lines(wanted: list[str], text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     picked = []
     for a, b in spans:
         line = text[a:b].strip()

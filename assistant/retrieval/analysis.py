@@ -33,7 +33,8 @@ CARD_INTENT = re.compile(
     r"which number|title of|哪次会|什么会上|哪个会上|名义|发文机关|落款|署名|issued|signed|sent by|on whose behalf|"
     r"which government|"
     # …and what the reply says about itself at its head or foot: 文号, who signed it and when, whom to call.
-    r"签发|文号|发文字号|联系人|联系电话|打什么电话|找谁|办理结果|哪一类|几类|[ABC]类|抄送|答复单位|哪个部门答复|"
+    r"签发|文号|发文字号|联系人|联系电话|电话多少|电话是多少|打什么电话|联系谁|找谁|联系方式|办理结果|哪一类|几类|"
+    r"[ABC]类|抄送|答复单位|哪个部门答复|"
     r"document number|reference number|file number|contact person|phone number|who (?:can|should) (?:i|we) "
     r"(?:call|contact)|who signed|signed by|when was (?:it|the reply|this reply) (?:signed|issued|dated)|"
     r"result class|copied to",
