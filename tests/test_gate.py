@@ -180,3 +180,13 @@ def test_the_fact_check_weighs_only_words_the_index_knows():
     concepts = [(("税收",), 3.0), (("much",), 1.0), (("tax",), 2.0), (("分成",), 4.0)]
     # English words are looked for in English documents, not in the Chinese sentences.
     assert known_concepts(snap, concepts) == [(("税收",), 3.0), (("分成",), 4.0)]
+
+
+def test_the_issuing_office_anchors_a_place(lex):
+    """A reply titled only "对…第219号建议的答复" is still 宁波市交通运输局's: 宁波 is anchored by its issuer."""
+    plain = section("目前，乘客持卡在90分钟内公交与地铁换乘享受优惠。", title="对市十六届人大三次会议第219号建议的答复",
+                    coverage=1.0)
+    question = "在宁波坐地铁再换公交，车费能便宜一点吗？"
+    assert "宁波" in decide(lex, question, [plain])[1]["unanchored"]
+    issued = ScoredChunk(dataclasses.replace(plain.chunk, issuer="宁波市交通运输局"), 1.0, coverage=1.0)
+    assert decide(lex, question, [issued])[1]["unanchored"] == []

@@ -75,8 +75,9 @@ def known_concepts(snap: Snapshot, concepts: Concepts) -> Concepts:
 
 def unanchored(analysis: QuestionAnalysis, top: list[ScoredChunk]) -> list[str]:
     """Places (or their town cluster) and years the question names that none of ``top`` mentions
-    (in its text, heading path or document title)."""
-    texts = [sc.chunk.index_text + sc.chunk.doc_title for sc in top]
+    (in its text, heading path, document title or the office that issued it: a reply titled only
+    "对…第219号建议的答复" is still 宁波市交通运输局's)."""
+    texts = [sc.chunk.index_text + sc.chunk.doc_title + sc.chunk.issuer for sc in top]
     anchors = [dict.fromkeys((p, *group)) for p, group in zip(analysis.places, analysis.place_groups)]
     # Places elsewhere (北京市 → 北京市 or 北京): "北京市的专项债券额度" needs a text about Beijing.
     anchors += [dict.fromkeys((p, _PLACE_SUFFIX.sub("", p) or p)) for p in analysis.other_places]
