@@ -190,3 +190,16 @@ def test_the_issuing_office_anchors_a_place(lex):
     assert "宁波" in decide(lex, question, [plain])[1]["unanchored"]
     issued = ScoredChunk(dataclasses.replace(plain.chunk, issuer="宁波市交通运输局"), 1.0, coverage=1.0)
     assert decide(lex, question, [issued])[1]["unanchored"] == []
+
+
+@pytest.mark.parametrize("question, asks", [
+    ("凌毅代表的联系电话是多少？", True),
+    ("有问题该联系谁，电话多少？", True),
+    ("投诉的联系方式是什么？", True),
+    ("What is the phone number of the office?", True),
+    ("偏远村子坐车不方便，现在能不能打电话约车？", False),  # a phone as a way of doing something
+    ("老人不会用智能手机办事，政府能不能免费发手机？", False),  # a phone as a thing
+    ("办事的手机APP有没有适合老年人用的版本？", False),
+])
+def test_a_contact_is_asked_for_only_with_a_request_for_the_number_or_the_way(question, asks):
+    assert ("contact" in [k.name for k in asked_facts(question)]) is asks
