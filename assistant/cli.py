@@ -109,8 +109,12 @@ def documents(
     data_dir: DataDir = None,
 ) -> None:
     """列出已索引的文档，新的在前 / List the indexed documents, newest first."""
-    docs = _assistant(_settings(data_dir), answering=False).documents(
-        issuer=issuer, kind=kind, year=year, number=number)
+    from assistant.index.document_query import DocumentQuery
+    from assistant.index.registry import Registry
+
+    # A listing is the registry's alone (what Assistant.documents reads): no model to load for it.
+    query = DocumentQuery.of(issuer=issuer, kind=kind, year=year, number=number)
+    docs = [d.as_dict() for d in Registry(_settings(data_dir).registry_path).find(query)]
     if as_json:
         print(json.dumps(docs, ensure_ascii=False))
         return

@@ -473,7 +473,7 @@ def test_config_publishes_the_limits_clients_trim_to(client, server):
     settings = server.settings
     assert config == {"max_question_chars": settings.max_question_chars, "max_history_messages": 20,
                       "max_history_message_chars": 4 * settings.max_question_chars,
-                      "max_body_bytes": settings.max_body_bytes}
+                      "max_body_bytes": settings.max_body_bytes, "examples": settings.examples()}
     assert SECRET not in response.text and "/api/config" in client.get("/openapi.json").json()["paths"]
 
     # A long conversation trimmed to the published policy is accepted; untrimmed it is refused.
@@ -492,12 +492,14 @@ def test_config_publishes_the_limits_clients_trim_to(client, server):
 
 
 def test_config_costs_no_rate_limit_and_follows_the_settings(assistant):
+    mine = ["税收怎么分成？", "How are taxes shared?"]
     with LiveServer(assistant, rate_limit_per_minute=2, max_history_turns=6, max_history_message_chars=300,
-                    max_question_chars=200) as live, httpx.Client(base_url=live.url) as c:
+                    max_question_chars=200, example_questions=mine) as live, httpx.Client(base_url=live.url) as c:
         configs = [c.get("/api/config") for _ in range(5)]
         assert [r.status_code for r in configs] == [200] * 5
         assert configs[0].json() == {"max_question_chars": 200, "max_history_messages": 6,
-                                     "max_history_message_chars": 300, "max_body_bytes": 64 * 1024}
+                                     "max_history_message_chars": 300, "max_body_bytes": 64 * 1024,
+                                     "examples": mine}
         history = [{"role": "user", "content": "惠" * 301}]
         refused = c.post("/api/chat", json={"question": HUISHUI, "history": history})
         assert assert_error(refused, 422, "history_message_too_long")["limit"] == 300

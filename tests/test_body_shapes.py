@@ -69,3 +69,17 @@ def test_closing_parts_and_notes():
     assert doc.closing.text.endswith("（此件公开发布）") and doc.sections[0].text == "一、甲\n内容。"
     only_sign_off = _parse(HEAD + "一、甲\n内容。\n某某市教育局\n2024年7月8日").closing
     assert (only_sign_off.label, only_sign_off.children) == ("落款", [])
+
+
+def test_a_closing_dated_in_digits_is_a_closing_too():
+    """The closing's date line and the header facts' date are one rule: 2024-06-26 ends a reply as
+    2024年6月26日 does (it used to stay glued to the last item)."""
+    from assistant.reading.parser import parse_reply
+    from assistant.reading.raw import RawText
+
+    for date in ("2024年6月26日", "2024-06-26", "2024.6.26"):
+        text = f"关于市五届人大三次会议第087号建议的答复\n罗春燕代表：\n一、关于学位\n扩大学位供给。\n衷心感谢您的关心。\n遵义市教育局\n{date}\n"
+        doc = parse_reply(RawText(doc_id="d", text=text, source="d.txt"))
+        assert doc.closing is not None and date in doc.closing.text, date
+        assert date not in text[doc.sections[0].start:doc.sections[0].end], date
+        assert doc.header.date == "2024-06-26"

@@ -203,3 +203,11 @@ def test_cli_documents_filters_and_columns(assistant, model_settings, monkeypatc
                                  "--number", "第０７４号"])
     assert listed.exit_code == 0, listed.output
     assert [d["doc_id"] for d in json.loads(listed.stdout)] == ["shaoxing-childcare-rd74"]
+
+
+def test_a_year_that_is_not_a_number_says_so():
+    from assistant.index.document_query import DocumentQuery
+
+    assert DocumentQuery.of(year="2024").year == 2024
+    with pytest.raises(ValueError, match="year must be a number"):
+        DocumentQuery.of(year="去年")

@@ -205,7 +205,7 @@ def test_widget_on_a_refused_origin_says_so_and_gets_no_answer(sites, visit):
     notice.wait_for(state="visible", timeout=30_000)
     assert "未获授权" in notice.inner_text()
     assert page.locator(f"{W} .send").is_disabled()
-    assert page.locator(f"{W} .chip").first.is_disabled()
+    assert page.locator(f"{W} .chip").count() == 0  # the examples come from the server it may not call
     page.locator(f"{W} textarea").press("Enter")
     page.wait_for_timeout(500)
     assert page.locator(f"{W} .msg.bot.answer").count() == 0

@@ -40,18 +40,18 @@ _CARD_FIELDS = [
                 r"proposer|deputy", re.IGNORECASE), ("代表提案者", "提案者", "代表")),
     (re.compile(r"编号|多少号|几号|(?<!document )(?<!reference )(?<!file )number", re.IGNORECASE),
      ("建议提案编号", "编号")),
-    (re.compile(r"主办|会办|承办|协办|办理单位|哪个单位|哪些单位|什么单位|负责|handl|department|office|unit|"
+    (re.compile(r"主办|会办|承办|协办|办理单位|哪个单位|哪些单位|什么单位|负责|handl|department|office|\bunits?\b|"
                 r"responsible|in charge", re.IGNORECASE), ("主办单位", "会办单位")),
     (re.compile(r"谁答复|哪个部门答复|答复单位|回复单位|who (?:replied|answered)|which (?:office|body) replied",
                 re.IGNORECASE), ("答复单位",)),
     (re.compile(r"届次|会议|哪届|session|meeting", re.IGNORECASE), ("会议届次",)),
     (re.compile(r"标题|题目|什么建议|title|about what|what .*suggestion", re.IGNORECASE), ("建议提案标题", "复文标题")),
     (re.compile(r"类别|类型|建议还是提案|what kind", re.IGNORECASE), ("类别",)),
-    (re.compile(r"办理结果|哪一类|几类|什么类|[ABC]类|result|class", re.IGNORECASE), ("办理结果",)),
+    (re.compile(r"办理结果|哪一类|几类|什么类|[ABC]类|\bresult|\bclass\b", re.IGNORECASE), ("办理结果",)),
     (re.compile(r"文号|字号|document number|reference number|file number", re.IGNORECASE), ("文号",)),
     (re.compile(r"签发|谁签|signed|signer", re.IGNORECASE), ("签发人",)),
     (re.compile(r"签发|哪天|哪一天|什么时候|何时|日期|\bwhen\b|\bdate", re.IGNORECASE), ("签发日期",)),
-    (re.compile(r"联系|电话|找谁|咨询|contact|phone|call", re.IGNORECASE), ("联系人", "联系电话")),
+    (re.compile(r"联系|电话|找谁|咨询|contact|phone|\bcall\b", re.IGNORECASE), ("联系人", "联系电话")),
     (re.compile(r"抄送|copied|\bcc\b", re.IGNORECASE), ("抄送",)),
 ]
 
@@ -145,15 +145,18 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
 
 def _card_or_closing(found: Retrieval) -> list[Selection] | None:
     """A question about the reply itself: the lines of its card it asks for (the proposer, the
-    number …), or its closing as written ("How does the reply close?"); [] when the card has none of
-    the lines asked for (the reply gives no phone number: a refusal, not another line); else None."""
+    number …), or its closing as written ("How does the reply close?"); [] when the best source is a
+    card without any of the lines asked for (the reply gives no phone number: a refusal, not another
+    line); else None."""
     if found.analysis.card_intent:
         for rank, sc in enumerate(found.results[:3], start=1):
             if sc.chunk.kind == "card":
                 wanted = _card_labels(found.query)
                 lines = _card_lines(wanted, sc.chunk.text, split_sentences(sc.chunk.text))
-                if lines or wanted:
-                    return [Selection(rank, sc, lines)] if lines else []
+                if lines:
+                    return [Selection(rank, sc, lines)]
+                if wanted and rank == 1:  # the question is about this reply, which does not say it
+                    return []
     if found.analysis.closing_intent:
         for rank, sc in enumerate(found.results[:3], start=1):
             if sc.chunk.kind == "closing":

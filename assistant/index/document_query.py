@@ -36,6 +36,8 @@ class DocumentQuery:
     def of(cls, issuer: str | None = None, kind: str | None = None, year: int | str | None = None,
            number: str | None = None) -> DocumentQuery:
         kind = (kind or "").strip()
+        if year not in (None, "") and not str(year).strip().isdigit():
+            raise ValueError(f"year must be a number such as 2024, not {year!r}")
         return cls(issuer=(issuer or "").strip(), kind=_KIND_ALIASES.get(kind.lower(), kind),
                    year=int(year) if year not in (None, "") else None,
                    number=normalize_suggestion_no(number or "") or (number or "").strip())

@@ -49,13 +49,9 @@ def read_table(path: Path, expected: str, fold: Callable[[str], str] = str.strip
 def read_userdict(path: Path) -> list[tuple[str, int | None, str | None]]:
     """Entries of a jieba user dictionary (``word [freq] [tag]`` per line), parsed as jieba does."""
     entries: list[tuple[str, int | None, str | None]] = []
-    with path.open(encoding="utf-8-sig") as f:
-        for raw in f:
-            line = raw.strip()
-            if not line:
-                continue
-            match = _USERDICT_LINE.match(line)
-            assert match is not None  # the pattern matches any non-empty line
-            word, freq, tag = match.groups()
-            entries.append((word, int(freq) if freq else None, tag.strip() if tag else None))
+    for _, line in read_lines(path):  # comments too, as in every other list
+        match = _USERDICT_LINE.match(line)
+        assert match is not None  # the pattern matches any non-empty line
+        word, freq, tag = match.groups()
+        entries.append((word, int(freq) if freq else None, tag.strip() if tag else None))
     return entries

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from assistant.reading.header_facts import DATE_LINE
 from assistant.reading.items import make_section
 from assistant.reading.sections import Line, label_match, split_lines
 from assistant.schema import Section
@@ -16,10 +17,6 @@ _CLOSING_PHRASE = re.compile(
     r"以上答复|欢迎您?继续|希望您?继续|恳请您?继续)"
 )
 _CONTACT_LINE = re.compile(r"^[（(]?(联系人|联系电话|联系单位|联系方式|经办人|承办人|抄送|签发人|承办处室)[:：]")
-_DATE_LINE = re.compile(
-    r"^[（(]?[ \u3000]*([12]\d{3}|[〇○零一二三四五六七八九]{4})[ \u3000]*年[ \u3000]*[\d〇○零一二三四五六七八九十]{1,2}"
-    r"[ \u3000]*月[ \u3000]*[\d〇○零一二三四五六七八九十]{1,3}[ \u3000]*日[ \u3000]*[）)]?$"
-)
 _SIGNATURE_LINE = re.compile(
     r"^[^。！？；!?;，,]{2,30}(人民政府|政府|局|委员会|委|办公室|办公厅|厅|部|院|中心|公司|协会|管委会|办事处|"
     r"集团|分局|支队|大队|银行|学校|医院)([（(][^）)]{0,10}[）)])?$"
@@ -60,5 +57,5 @@ def closing_section(text: str, start: int) -> Section | None:
 
 
 def _is_sign_off(line: str) -> bool:
-    return bool(_CONTACT_LINE.match(line) or _DATE_LINE.match(line) or _SIGNATURE_LINE.match(line)
+    return bool(_CONTACT_LINE.match(line) or DATE_LINE.match(line) or _SIGNATURE_LINE.match(line)
                 or _NOTE_LINE.match(line))

@@ -11,7 +11,7 @@ from assistant.reading.numbers import normalize_suggestion_no, suggestion_number
 from assistant.reading.sections import SPACE, Line
 from assistant.schema import HeaderFacts, ReplyDocument
 
-__all__ = ["fill_header_attributes", "normalize_date"]
+__all__ = ["DATE_LINE", "fill_header_attributes", "normalize_date"]
 
 _SESSION = re.compile(
     r"((?:全国|省|市|州|区|县|自治区)?(?:人大|政协)?(?:第)?[一二三四五六七八九十]{1,3}届(?:全国)?"
@@ -26,7 +26,8 @@ _DATE = re.compile(
     r"(?P<m>\d{1,2}|[一二三四五六七八九十]{1,2})[ \u3000]*(?:月|-|/|\.)[ \u3000]*"
     r"(?P<d>\d{1,2}|[一二三四五六七八九十]{1,3})(?!\d)"
 )
-_DATE_LINE = re.compile(r"^[（(]?[ \u3000]*" + _DATE.pattern + r"[ \u3000]*日?[ \u3000]*[）)]?$")
+#: A line that is only a date: "2024年6月26日", "二〇二四年六月二十六日", "2024-06-26" — the closing's date line.
+DATE_LINE = re.compile(r"^[（(]?[ \u3000]*" + _DATE.pattern + r"[ \u3000]*日?[ \u3000]*[）)]?$")
 _CONTACT = re.compile(r"联系人[:：][ \u3000]*(?P<who>[^；;，,\s（）()]+)(?:[，,](?P<office>[^；;（）()\s]+))?")
 _PHONE = re.compile(r"联系电话[:：][ \u3000]*(?P<phone>[0-9０-９][0-9０-９\-－—]{5,}[0-9０-９])")
 _SIGNED = re.compile(r"^[（(]?(?:签发人[:：][ \u3000]*(?P<who>[\u4e00-\u9fff·]{2,5})|签发日期[:：](?P<when>.+))")
@@ -148,7 +149,7 @@ def _read_closing(facts: HeaderFacts, tail: list[Line]) -> None:
             facts.date = normalize_date(signed.group("when") or "") or facts.date
         if cc:
             facts.cc = [u.strip(SPACE) for u in re.split(r"[，,、；;]", cc.group("units")) if u.strip(SPACE)]
-        if _DATE_LINE.match(text):
+        if DATE_LINE.match(text):
             facts.date = normalize_date(text)
         if ISSUER_LINE.match(text) and not text.endswith("文件"):  # the signature: an office's name alone
             facts.issuer = text

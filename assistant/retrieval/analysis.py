@@ -34,7 +34,7 @@ CARD_INTENT = re.compile(
     r"which government|"
     # …and what the reply says about itself at its head or foot: 文号, who signed it and when, whom to call.
     r"签发|文号|发文字号|联系人|联系电话|电话多少|电话是多少|打什么电话|联系谁|找谁|联系方式|办理结果|哪一类|几类|"
-    r"[ABC]类|抄送|答复单位|哪个部门答复|"
+    r"[ABC]类|抄送|答复单位|回复单位|哪个部门答复|联名|类别|谁签|"
     r"document number|reference number|file number|contact person|phone number|who (?:can|should) (?:i|we) "
     r"(?:call|contact)|who signed|signed by|when was (?:it|the reply|this reply) (?:signed|issued|dated)|"
     r"result class|copied to",

@@ -9,7 +9,7 @@ Endpoints (all JSON unless said otherwise; errors are ``{"error": {"code", "mess
     GET  /api/documents/{id}  one reply with its sections in order (404 when unknown)
     GET  /healthz             the process is alive
     GET  /readyz              200 with the readiness dict when ready, 503 otherwise
-    GET  /api/config          the limits a client trims to (question length, history policy, body size)
+    GET  /api/config          the limits a client trims to (question length, history, body) and example questions
     GET  /api/docs            this list, from the OpenAPI document, as a page that works offline
 
 The API is stateless: the client sends the conversation history with each question. Request

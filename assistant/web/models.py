@@ -95,18 +95,21 @@ class DocumentList(BaseModel):
 
 
 class ClientConfig(BaseModel):
-    """The limits a client trims to before sending; the server refuses what exceeds them."""
+    """The limits a client trims to before sending (the server refuses what exceeds them), and the
+    example questions a client offers."""
 
     max_question_chars: int = Field(description="the longest question, in characters")
     max_history_messages: int = Field(description="earlier messages a question may carry (the latest)")
     max_history_message_chars: int = Field(description="each earlier message, in characters (cut the rest)")
     max_body_bytes: int = Field(description="the largest request body in bytes; 0 for no limit")
+    examples: list[str] = Field(description="example questions about the indexed replies, to offer as chips")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "ClientConfig":
         policy = HistoryPolicy.from_settings(settings)
         return cls(max_question_chars=settings.max_question_chars, max_history_messages=policy.max_messages,
-                   max_history_message_chars=policy.max_message_chars, max_body_bytes=settings.max_body_bytes)
+                   max_history_message_chars=policy.max_message_chars, max_body_bytes=settings.max_body_bytes,
+                   examples=settings.examples())
 
 
 class Health(BaseModel):

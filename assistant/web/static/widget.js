@@ -5,7 +5,8 @@
  *
  * Adds a floating button and a chat panel inside a Shadow DOM. Answers stream from
  * HOST/api/chat/stream (the API base is derived from this script's own src). The limits it trims
- * to (question length, history policy, body size) are the server's, read from HOST/api/config.
+ * to (question length, history policy, body size) and its example questions are the server's, read from
+ * HOST/api/config.
  * Rules kept here:
  *  - every piece of answer or document text is inserted with textContent / createTextNode;
  *    this file never parses HTML;
@@ -46,7 +47,6 @@
       inputLabel: "您的问题（Enter 发送，Shift+Enter 换行）",
       send: "发送",
       welcome: "您好！我可以根据已公开的建议提案答复原文回答问题，答案中的 [1]、[2] 等标记可点击查看原文出处。您可以试试：",
-      examples: ["惠水的土地政策有哪些？", "第616号建议是谁提出的？", "如何推进要素市场一体化？"],
       you: "您的问题",
       bot: "智能问答",
       searching: "正在查找答复原文……",
@@ -82,7 +82,6 @@
       inputLabel: "Your question (Enter to send, Shift+Enter for a new line)",
       send: "Send",
       welcome: "Hello! I answer questions from the published replies to deputies' suggestions. Click a marker such as [1] to read its source. Try:",
-      examples: ["What measures address land for Huishui?", "Who put forward suggestion No. 616?", "How will the factor markets be integrated?"],
       you: "Your question",
       bot: "Assistant",
       searching: "Searching the replies…",
@@ -372,7 +371,7 @@
     var bubble = el("div", "bubble");
     bubble.appendChild(el("div", null, t("welcome")));
     var chips = el("div", "chips");
-    t("examples").forEach(function (q) {
+    exampleQuestions().forEach(function (q) {
       var chip = el("button", "chip", q);
       chip.type = "button";
       chip.addEventListener("click", function () { submit(q); });
@@ -381,6 +380,12 @@
     bubble.appendChild(chips);
     msg.appendChild(bubble);
     return msg;
+  }
+
+  // The corpus's example questions in the widget's language, from the server (GET /api/config).
+  function exampleQuestions() {
+    var zh = state.lang === "zh";
+    return (limits && limits.examples || []).filter(function (q) { return /[\u3400-\u9fff]/.test(q) === zh; });
   }
 
   function renderQuestion(turn) {
@@ -591,6 +596,7 @@
       }).then(function (config) {
         limits = config;
         input.maxLength = config.max_question_chars;
+        if (!state.turns.length) renderLog();  // the welcome now has the example questions
         return config;
       }, function (err) {
         limitsRequest = null;
