@@ -320,12 +320,12 @@ def replies_dev_texts() -> dict[str, str]:
 @pytest.mark.parametrize("path", REPLIES_DEV_HOLDOUT_FILES, ids=lambda p: p.stem)
 def test_replies_dev_holdout_follows_the_gold_rule(path: Path) -> None:
     """replies-dev's gold rule (its README): each phrase 6–20 characters, in exactly one document, once;
-    all phrases of a question in the same document; none in the seed reply; answerable iff phrases."""
+    all phrases of a question in the same document; answerable iff phrases. The seed reply counts as one
+    more document of the corpus (set D also asks about it): a phrase in it must be in no replies-dev one."""
     from assistant.evaluation.questions import KINDS, load_questions
 
     assert load_questions(path)  # the evaluation reads it (kinds valid, ids unique)
-    texts = replies_dev_texts()
-    seed = normalize(SEED_TEXT.read_text(encoding="utf-8"))
+    texts = {**replies_dev_texts(), SEED_TEXT.name: normalize(SEED_TEXT.read_text(encoding="utf-8"))}
     for q in load(path):
         assert q["id"].startswith("rdh-") and q.get("kind") in KINDS, q["id"]
         exp = q["expected"]
@@ -337,6 +337,5 @@ def test_replies_dev_holdout_follows_the_gold_rule(path: Path) -> None:
             assert 6 <= len(p) <= 20, f"{q['id']}: phrase length {phrase!r}"
             found = [name for name, text in texts.items() if p in text]
             assert len(found) == 1 and texts[found[0]].count(p) == 1, f"{q['id']}: {phrase!r} in {found}"
-            assert p not in seed, f"{q['id']}: {phrase!r} is also in the seed reply"
             homes.update(found)
         assert len(homes) <= 1, f"{q['id']}: phrases in several documents {sorted(homes)}"
