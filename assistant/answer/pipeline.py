@@ -173,7 +173,7 @@ class Pipeline:
         return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})
 
     def _llm_rewrite(self, turn: Turn) -> str:
-        out = _message_text(self.llm.invoke(rewrite_prompt(turn.question, turn.history, turn.language))).strip()
+        out = _message_text(self.llm.invoke(rewrite_prompt(turn.own or turn.question, turn.history, turn.language))).strip()
         out = out.splitlines()[0].strip() if out else ""
         # A rewrite is a question, not an essay; fall back to the deterministic one otherwise.
         if not out or len(out) > 4 * max(len(turn.question), 60):
