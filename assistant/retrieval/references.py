@@ -15,7 +15,7 @@ from collections.abc import Callable
 from assistant.language.lexicon import Lexicon
 from assistant.text import detect_language
 
-__all__ = ["answer_items", "refers", "resolve_references"]
+__all__ = ["answer_items", "refers", "resolve_references", "rewound"]
 
 _ZH_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 _EN_NUMBERS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five"], start=1)}
@@ -84,7 +84,8 @@ _MARKER = re.compile(r"\s*\[\d+\]")
 # A quoted line's label that names no topic ("第5段：", "一、(二) 二是：") is left out of the item.
 _BARE_LABEL = re.compile(r"^(?:第\d+段|[一二三四五六七八九十\d、.()（）\s是]+)[：:]")
 _SENTENCE_END = re.compile(r"[。！？!?]|……")
-_ITEM_CHARS = 60  # an item stands for its line: the label and the first sentence, at most this long
+_ITEM_CHARS = 60
+_LIST_PART_CHARS = 30  # an item stands for its line: the label and the first sentence, at most this long
 
 
 def resolve_references(question: str, history: list[dict], lexicon: Lexicon) -> str:
@@ -103,6 +104,20 @@ def resolve_references(question: str, history: list[dict], lexicon: Lexicon) -> 
     return question[:m.start()] + joined + question[m.end():]
 
 
+def rewound(question: str, history: list[dict], lexicon: Lexicon) -> list[dict]:
+    """The conversation as it stood when the place "另一个城市" / "the other city" points at was
+    discussed: the turns up to the answer to the last question naming it. The documents that
+    conversation was about are the ones the follow-up returns to. ``history`` itself otherwise."""
+    if not _OTHER_PLACE.search(question):
+        return history
+    picked = _other_place(history, lexicon)
+    for i in range(len(history) - 1, -1, -1):
+        turn = history[i]
+        if picked and turn.get("role") == "user" and picked[0] in (turn.get("content") or ""):
+            return history[:i + 2]
+    return history
+
+
 def refers(question: str) -> bool:
     """Whether the question points at an item or a place by its position ("第二条", "the other city")."""
     return any(p.search(question) for p in [*(p for p, _ in _REFERENCES), _OTHER_PLACE, _OTHER_ITEM])
@@ -110,12 +125,12 @@ def refers(question: str) -> bool:
 
 def answer_items(answer: str, lexicon: Lexicon) -> list[str]:
     """The items an answer lists, in order: its list lines (two or more), else the parts of an
-    enumeration (一是……二是……), else the places it names (two or more), else the parts of the list
-    after its lead-in ("五个方面：甲、乙、丙")."""
-    lines = [_short(m.group("item")) for line in answer.splitlines() if (m := _LIST_LINE.match(line))]
+    enumeration (一是……二是……), else the places it names (two or more), else the short parts of the
+    list after its lead-in ("五个方面：甲、乙、丙")."""
+    lines = [m.group("item") for line in answer.splitlines() if (m := _LIST_LINE.match(line))]
     if len(lines) >= 2:
-        return lines
-    text = _MARKER.sub("", answer)
+        return [_short(line) for line in lines]
+    text = _MARKER.sub("", lines[0] if lines else answer)  # one quoted line: its own enumeration
     parts = _ENUMERATION.split(text)
     if len(parts) >= 3:  # a lead-in, then two items or more
         return [item for part in parts[1:] if (item := _short(part))]
@@ -126,8 +141,8 @@ def answer_items(answer: str, lexicon: Lexicon) -> list[str]:
     for separator in _SEPARATORS:
         items = [part.strip(" 。.（）()") for part in separator.split(listed)]
         items = [item for item in items if item]
-        if len(items) >= 2:
-            return items
+        if len(items) >= 2:  # a list names things; long clauses between commas are no list
+            return items if all(len(item) <= _LIST_PART_CHARS for item in items) else []
     return []
 
 

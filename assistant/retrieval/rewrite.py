@@ -33,7 +33,7 @@ MAX_CARRIED_TERMS = 6
 _ABOUT_THE_REPLY = {"reply", "replies", "suggestion", "suggestions", "proposal", "proposals", "answer", "response"}
 
 
-# Question words and particles: what is left of "在哪次会上提的？" without them is its content.
+# Question words and particles: what is left of "是哪个部门办的？" without them is its content.
 _ZH_QUESTION_WORDS = re.compile(r"哪[一个些里次条项家位年天]?|什么|怎么|怎样|如何|多少|几|谁|吗|呢|吧|的|了|是|在|有|要|会|[？?！!。，,\s]")
 _ZH_MIN_CONTENT = 5  # a Chinese question with fewer content characters leans on the conversation
 
@@ -51,17 +51,19 @@ def is_elliptical(question: str, lexicon: Lexicon) -> bool:
 def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) -> str:
     """Carry the topic of earlier user turns into an elliptical follow-up.
 
-    "那土地方面呢？" after "惠水有哪些发展措施？" → "那土地方面呢？（惠水 发展 措施）": retrieval sees
-    both the new aspect and the old topic, and the user sees what was understood.
+    "那押金呢？" after "杭州保租房租金怎么定？" → "那押金呢？（杭州 租房）" (押金 replaces 租金, see
+    :func:`_contrasts`): retrieval sees both the new aspect and the old topic, and the user sees
+    what was understood. A reference to the last answer ("第二条", "the other city") is spelled
+    out first (:mod:`assistant.retrieval.references`).
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
         return question
-    # "What industries are planned for the last two?" names its subject once "the last two" is
-    # spelled out, and then stands on its own.
-    question = resolve_references(question, history, lexicon)
-    if not is_elliptical(question, lexicon):
-        return question
+    # "第二条具体怎么办？" names its subject once "第二条" is spelled out, and then stands on its own
+    # (the conversation's documents are still the focus of retrieval).
+    resolved = resolve_references(question, history, lexicon)
+    if resolved != question or not is_elliptical(question, lexicon):
+        return resolved
     own_places = set(_places(question, lexicon))
     own_aspects = {t for t in lexicon.query_terms(question)
                    if not is_generic(t) and not _places(t, lexicon)}
@@ -71,17 +73,17 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
         for number in suggestion_numbers(turn):
             if number not in own_numbers and number not in carried:
                 carried.append(number)
-    # The follow-up replaces what it names and inherits the rest: "那长顺呢？" keeps the aspect of
-    # the last turn, "那土地方面呢？" its place, "第二点具体怎么做？" both. The topic words of the last
-    # question are carried even when the follow-up names an aspect ("那人口户籍呢？" after a question
-    # on 统计工作): they point at the same part of the reply.
+    # The follow-up replaces what it names and inherits the rest: "那绍兴呢？" keeps the aspect of
+    # the last turn, "那押金呢？" its place, "具体怎么申请？" both. The topic words of the last question
+    # are carried even when the follow-up names an aspect ("那退租呢？" after a question on 租金):
+    # they point at the same part of the reply.
     if not own_places:
         for turn in reversed(previous[-3:]):
             for place in _places(turn, lexicon):
                 if place not in carried:
                     carried.append(place)
     budget = MAX_CARRIED_TERMS if not own_aspects else MAX_CARRIED_TERMS // 2
-    # A direction is replaced like a place: "往南跟惠水那边呢？" after "贵阳向东……" drops 向东.
+    # A direction is replaced like a place: "往南呢？" after "城区向东……" drops 向东.
     own_direction = any(_DIRECTION.match(t) for t in lexicon.tokenize(question))
     for term in _surface_terms(previous[-1], lexicon):
         if budget <= 0:
