@@ -236,7 +236,7 @@ class Registry:
         try:
             con.execute("BEGIN")
             shared: dict[str, str] = {}  # one string object per distinct title, section, source …
-            one = lambda v: shared.setdefault(v, v)
+            one = lambda v: shared.setdefault(v, v)  # noqa: E731
             for r in con.execute(sql, args):
                 chunk = Chunk(
                     chunk_id=r[0], doc_id=one(r[1]), doc_title=one(r[2]), text=r[3], index_text=r[4],
