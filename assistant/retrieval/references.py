@@ -12,10 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from assistant.index.search_index import Snapshot
 from assistant.language.lexicon import Lexicon
+from assistant.reading.numbers import suggestion_numbers
 from assistant.text import detect_language
 
-__all__ = ["answer_items", "refers", "resolve_references", "rewound"]
+__all__ = ["answer_items", "named_documents", "refers", "resolve_references", "rewound"]
 
 _ZH_NUMBERS = {c: i for i, c in enumerate("一二三四五六七八九十", start=1)} | {"两": 2}
 _EN_NUMBERS = {w: i for i, w in enumerate(["one", "two", "three", "four", "five"], start=1)}
@@ -81,6 +83,7 @@ _ENUMERATION = re.compile(r"[一二三四五六七八九十]是|首先|其次|�
 _SEPARATORS = [re.compile(r"[；;\n]"), re.compile(r"、"), re.compile(r"[，,]\s*(?:and\s+)?|\s+and\s+"),
                re.compile(r"以及|和|及")]
 _MARKER = re.compile(r"\s*\[\d+\]")
+_TITLE = re.compile(r"《([^》]{4,200})》")
 # A quoted line's label that names no topic ("第5段：", "一、(二) 二是：") is left out of the item.
 _BARE_LABEL = re.compile(r"^(?:第\d+段|[一二三四五六七八九十\d、.()（）\s是]+)[：:]")
 _SENTENCE_END = re.compile(r"[。！？!?]|……")
@@ -116,6 +119,21 @@ def rewound(question: str, history: list[dict], lexicon: Lexicon) -> list[dict]:
         if picked and turn.get("role") == "user" and picked[0] in (turn.get("content") or ""):
             return history[:i + 2]
     return history
+
+
+def named_documents(snap: Snapshot, text: str) -> list[str]:
+    """The documents a turn names: by suggestion number ("第87号"), by the title an extractive answer
+    heads its quotes with (《…》), or by the deputy who made the suggestion ("是凌毅代表提出的")."""
+    out: dict[str, None] = {}
+    for number in suggestion_numbers(text):
+        out.update(dict.fromkeys(snap.by_number.get(number, [])))
+    titles = set(_TITLE.findall(text))
+    if titles:
+        out.update(dict.fromkeys(d for d, record in snap.documents.items() if record.title in titles))
+    for name, docs in snap.by_proposer.items():
+        if name in text:
+            out.update(dict.fromkeys(docs))
+    return list(out)
 
 
 def refers(question: str) -> bool:
