@@ -79,3 +79,18 @@ def test_the_other_city_is_the_place_of_the_conversation_the_last_turn_was_not_a
     answer = dev_assistant.ask(follow, history=history)
     assert "德阳" in answer.standalone_question and "绍兴" not in answer.standalone_question
     assert "deyang" in answer.sources[0].doc_id or "德阳" in answer.sources[0].doc_title
+
+
+def _documents_with_proposers(assistant, n: int = 3) -> list[tuple[str, str]]:
+    snap = assistant.index.snapshot
+    named = [(docs[0], name) for name, docs in sorted(snap.by_proposer.items()) if len(docs) == 1]
+    return named[:: max(1, len(named) // n)][:n]
+
+
+def test_a_reply_named_by_its_proposer_in_the_last_answer_is_the_one_a_follow_up_is_about(dev_assistant):
+    for doc_id, proposer in _documents_with_proposers(dev_assistant):
+        history = [{"role": "user", "content": "这件建议是谁提的？"},
+                   {"role": "assistant", "content": f"是{proposer}提出的。"}]
+        answer = dev_assistant.ask("是在哪次会议上提的？", history=history)
+        assert answer.sources[0].doc_id == doc_id, (proposer, answer.sources[0].doc_id)
+
