@@ -114,6 +114,10 @@ class Settings(BaseSettings):
         default_factory=list, description="origins allowed to embed the widget / call the API"
     )
     max_question_chars: int = 1000
+    office_name: str = Field("", description="the office whose replies are answered from, as the page's title, "
+                             "tagline and footer name it (e.g. 某市人民政府); empty: neutral texts")
+    office_name_en: str = Field("", description="the same office's English name (e.g. the Municipal People's "
+                                "Government of …) for the English page")
     example_questions: list[str] | None = Field(
         None, description="example questions for the page (the first in each language also fills the question "
         "box's hint) and the start-up warm-up; default: the shipped corpus's, assistant/web/examples.txt")

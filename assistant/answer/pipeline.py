@@ -25,6 +25,7 @@ from assistant.answer.llm import answer_prompt, rewrite_prompt
 from assistant.index.search_index import SearchIndex
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.hybrid import HybridRetriever, Retrieval
+from assistant.retrieval.references import rewound
 from assistant.retrieval.rewrite import resolve_references, rewrite_deterministic
 from assistant.schema import Answer, Citation
 from assistant.text import detect_language
@@ -102,7 +103,9 @@ class Pipeline:
 
     def retrieve(self, turn: Turn) -> Retrieval:
         t = time.perf_counter()
-        found = self.retriever.retrieve(turn.standalone, turn.filters, history=turn.history or None,
+        # "The other city" returns to the documents of the turns about that city.
+        history = rewound(turn.question, turn.history, self.lexicon)
+        found = self.retriever.retrieve(turn.standalone, turn.filters, history=history or None,
                                         own=turn.own or turn.question)
         turn.timings["retrieve"] = _ms(t)
         for key, value in found.timings_ms.items():
@@ -173,7 +176,7 @@ class Pipeline:
         return Draft(ext.text, spans={s.marker: s.spans for s in ext.selections})
 
     def _llm_rewrite(self, turn: Turn) -> str:
-        out = _message_text(self.llm.invoke(rewrite_prompt(turn.question, turn.history, turn.language))).strip()
+        out = _message_text(self.llm.invoke(rewrite_prompt(turn.own or turn.question, turn.history, turn.language))).strip()
         out = out.splitlines()[0].strip() if out else ""
         # A rewrite is a question, not an essay; fall back to the deterministic one otherwise.
         if not out or len(out) > 4 * max(len(turn.question), 60):

@@ -20,6 +20,7 @@ __all__ = [
     "analyse",
     "asked_facts",
     "fact_kinds",
+    "is_generic",
 ]
 
 YEAR = re.compile(r"(?<!\d)((?:19|20)\d\d)(?!\d)")
@@ -51,11 +52,18 @@ CLOSING_INTENT = re.compile(
 GENERIC_TERMS = frozenset({
     "措施", "举措", "政策", "情况", "工作", "内容", "方面", "问题", "做法", "办法", "有关", "相关", "方式",
     "具体", "主要", "哪些", "什么", "怎么", "如何", "进展", "打算", "计划", "规定", "要求",
+    "详细情况", "怎么样", "一点", "落实", "measure", "measures", "specific", "specifically", "do", "does", "done",
 })
 ORDINAL = re.compile(r"第[一二三四五六七八九十\d]+[点条项个]?")  # 第三条: points into the conversation
 # Words of a follow-up that ask for more without naming anything ("第二点具体怎么做？", "展开说说").
 ASKS_MORE = re.compile(ORDINAL.pattern + r"|这一?点|展开|说说?|详细|介绍|一下|怎么做|做|"
                        r"more|details?|else|tell|explain|elaborate|point|first|second|third")
+
+
+def is_generic(term: str) -> bool:
+    """Whether ``term`` frames a question or asks for more without naming a subject of its own: a
+    follow-up of only such words ("第二点具体怎么做？") names no aspect, and they are never a topic."""
+    return term in GENERIC_TERMS or bool(ASKS_MORE.fullmatch(term))
 
 
 @dataclass(frozen=True)
@@ -149,6 +157,6 @@ def _carried(question: str, own: str, concepts: tuple[tuple[str, ...], ...],
     if not own or own.strip() == question.strip():
         return frozenset()
     typed = {t for group in lexicon.query_concepts(own) for t in group}
-    if all(t in GENERIC_TERMS or ASKS_MORE.fullmatch(t) for t in typed):
+    if all(is_generic(t) for t in typed):
         return frozenset()
     return frozenset(g for g in concepts if not typed.intersection(g))

@@ -25,6 +25,7 @@ from assistant.reading.numbers import suggestion_numbers
 from assistant.retrieval.analysis import QuestionAnalysis, analyse
 from assistant.retrieval.fusion import Concepts, fuse, term_shares, weigh_concepts
 from assistant.retrieval.gate import gate, known_concepts
+from assistant.retrieval.references import named_documents
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
 
@@ -160,13 +161,11 @@ class HybridRetriever:
         return fused, dense, concepts
 
     def focus(self, snap: Snapshot, history: list[dict], doc_ids: list[str] | None = None) -> dict[str, float]:
-        """The documents the conversation is about, weighted 0..1: those named by number in the last
-        turns, else those that best answer the previous question (its vector is usually cached)."""
+        """The documents the conversation is about, weighted 0..1: those the last turns name (by
+        number, title or proposer: :func:`named_documents`), else those that best answer the previous
+        question (its vector is usually cached)."""
         recent = [t.get("content") or "" for t in history[-2:]]
-        out: dict[str, float] = {}
-        for number in suggestion_numbers("\n".join(recent)):
-            for doc_id in snap.by_number.get(number, []):
-                out[doc_id] = 1.0
+        out = dict.fromkeys(named_documents(snap, "\n".join(recent)), 1.0)
         if out:
             return {d: w for d, w in out.items() if not doc_ids or d in doc_ids}
         previous = next((t.get("content") for t in reversed(history)

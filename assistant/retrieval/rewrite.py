@@ -12,13 +12,12 @@ import re
 
 from assistant.language.lexicon import Lexicon
 from assistant.reading.numbers import suggestion_numbers
-from assistant.retrieval.analysis import ORDINAL
+from assistant.retrieval.analysis import is_generic
+from assistant.retrieval.references import refers, resolve_references
 from assistant.text import detect_language
 
-# Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点" …); an
-# ordinal opens a follow-up only with its classifier (第二点, not 第616号 or 第三方).
-_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才|(?:" + ORDINAL.pattern
-                      + r")(?<=[点条项个]))|呢[？?]?$|"
+# Cues that a question leans on the conversation ("what about …", "那…呢", "这个", "第二点", "后面那条" …).
+_ZH_CUES = re.compile(r"^(那|那么|那你|还有|另外|再|其中|它|其|这|该|上述|刚才)|呢[？?]?$|"
                       r"这个|那个|这些|那些|这一|这方面|那方面|这块|那块|这边|那边|上面|前面|具体怎么|展开|详细说|"
                       r"除此之外|此外|另外|还有(?:什么|哪些|没有)")
 _EN_CUES = re.compile(
@@ -27,30 +26,14 @@ _EN_CUES = re.compile(
     re.IGNORECASE,
 )
 
-# "the last two", "后两个", "前者": items of a list the previous answer gave.
-_EN_PICK = re.compile(r"\bthe\s+(first|last)\s+(one|two|three|four)\b|\bthe\s+(former|latter)\b", re.IGNORECASE)
-_ZH_PICK = re.compile(r"(前|后|最后)([一两二三四])[个项条处地县区市点]|(前者|后者)")
-_COUNTS = {"one": 1, "two": 2, "three": 3, "four": 4, "一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
-_ITEM_SEPARATORS = re.compile(r"[、，,；;\n]|\s+and\s+|和|及|以及")
-
 _DIRECTION = re.compile(r"^[向往]?[东南西北][向部边面方]?$|^(east|south|west|north)(ern|ward|wards)?$", re.IGNORECASE)
 
 MAX_CARRIED_TERMS = 6
-# Words that ask for more without naming an aspect of their own. Not retrieval's framing words
-# (analysis.GENERIC_TERMS, ASKS_MORE): here 政策, 工作, 办法 and a bare 第二 count as aspects — of the
-# follow-up ("那政策方面呢？") or carried over from the last question (one list for both changes how
-# three follow-ups of eval/questions are rewritten).
-_GENERIC = {
-    "具体", "详细", "详细情况", "怎么", "怎么样", "如何", "做", "措施", "举措", "内容", "情况", "进展", "哪些", "什么",
-    "一点", "一下", "说说", "介绍", "展开", "落实", "第二点", "第一点", "第三点", "这点", "这一点",
-    "more", "detail", "details", "specifically", "specific", "measures", "explain", "elaborate", "point",
-    "second", "first", "third", "tell", "done", "do", "does", "else",
-}
 # English words for the document itself: every question is about the reply, none is its topic.
 _ABOUT_THE_REPLY = {"reply", "replies", "suggestion", "suggestions", "proposal", "proposals", "answer", "response"}
 
 
-# Question words and particles: what is left of "在哪次会上提的？" without them is its content.
+# Question words and particles: what is left of "是哪个部门办的？" without them is its content.
 _ZH_QUESTION_WORDS = re.compile(r"哪[一个些里次条项家位年天]?|什么|怎么|怎样|如何|多少|几|谁|吗|呢|吧|的|了|是|在|有|要|会|[？?！!。，,\s]")
 _ZH_MIN_CONTENT = 5  # a Chinese question with fewer content characters leans on the conversation
 
@@ -58,7 +41,7 @@ _ZH_MIN_CONTENT = 5  # a Chinese question with fewer content characters leans on
 def is_elliptical(question: str, lexicon: Lexicon) -> bool:
     """True when the question cannot stand on its own (a cue word, or almost no content)."""
     q = question.strip()
-    if _ZH_CUES.search(q) or _EN_CUES.search(q) or _EN_PICK.search(q) or _ZH_PICK.search(q):
+    if _ZH_CUES.search(q) or _EN_CUES.search(q) or refers(q):
         return True
     if detect_language(q) == "zh" and len(_ZH_QUESTION_WORDS.sub("", q)) < _ZH_MIN_CONTENT:
         return True
@@ -68,43 +51,46 @@ def is_elliptical(question: str, lexicon: Lexicon) -> bool:
 def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) -> str:
     """Carry the topic of earlier user turns into an elliptical follow-up.
 
-    "那土地方面呢？" after "惠水有哪些发展措施？" → "那土地方面呢？（惠水 发展 措施）": retrieval sees
-    both the new aspect and the old topic, and the user sees what was understood.
+    "那押金呢？" after "杭州保租房租金怎么定？" → "那押金呢？（杭州 租房）" (押金 replaces 租金, see
+    :func:`_contrasts`): retrieval sees both the new aspect and the old topic, and the user sees
+    what was understood. A reference to the last answer ("第二条", "the other city") is spelled
+    out first (:mod:`assistant.retrieval.references`).
     """
     previous = [t["content"] for t in history if t.get("role") == "user" and t.get("content")]
     if not previous:
         return question
-    # "What industries are planned for the last two?" names its subject once "the last two" is
-    # spelled out, and then stands on its own.
-    question = resolve_references(question, history, lexicon)
-    if not is_elliptical(question, lexicon):
-        return question
-    own_places = set(lexicon.places_in(question))
+    # "第二条具体怎么办？" names its subject once "第二条" is spelled out, and then stands on its own
+    # (the conversation's documents are still the focus of retrieval).
+    resolved = resolve_references(question, history, lexicon)
+    if resolved != question or not is_elliptical(question, lexicon):
+        return resolved
+    own_places = set(_places(question, lexicon))
     own_aspects = {t for t in lexicon.query_terms(question)
-                   if t not in _GENERIC and not lexicon.canonical_place(t)}
+                   if not is_generic(t) and not _places(t, lexicon)}
     carried: list[str] = []
     own_numbers = suggestion_numbers(question)
     for turn in reversed(previous[-3:]):
         for number in suggestion_numbers(turn):
             if number not in own_numbers and number not in carried:
                 carried.append(number)
-    # The follow-up replaces what it names and inherits the rest: "那长顺呢？" keeps the aspect of
-    # the last turn, "那土地方面呢？" its place, "第二点具体怎么做？" both. The topic words of the last
-    # question are carried even when the follow-up names an aspect ("那人口户籍呢？" after a question
-    # on 统计工作): they point at the same part of the reply.
+    # The follow-up replaces what it names and inherits the rest: "那绍兴呢？" keeps the aspect of
+    # the last turn, "那押金呢？" its place, "具体怎么申请？" both. The topic words of the last question
+    # are carried even when the follow-up names an aspect ("那退租呢？" after a question on 租金):
+    # they point at the same part of the reply.
     if not own_places:
         for turn in reversed(previous[-3:]):
-            for place in lexicon.places_in(turn):
+            for place in _places(turn, lexicon):
                 if place not in carried:
                     carried.append(place)
     budget = MAX_CARRIED_TERMS if not own_aspects else MAX_CARRIED_TERMS // 2
-    # A direction is replaced like a place: "往南跟惠水那边呢？" after "贵阳向东……" drops 向东.
+    # A direction is replaced like a place: "往南呢？" after "城区向东……" drops 向东.
     own_direction = any(_DIRECTION.match(t) for t in lexicon.tokenize(question))
     for term in _surface_terms(previous[-1], lexicon):
         if budget <= 0:
             break
-        if (term not in carried and term not in own_aspects and term not in _GENERIC
-                and not lexicon.canonical_place(term) and not (own_direction and _DIRECTION.match(term))):
+        if (term not in carried and term not in own_aspects and not is_generic(term)
+                and not _places(term, lexicon) and not (own_direction and _DIRECTION.match(term))
+                and not any(_contrasts(term, aspect) for aspect in own_aspects)):
             carried.append(term)
             budget -= 1
     if not carried:
@@ -114,40 +100,17 @@ def rewrite_deterministic(question: str, history: list[dict], lexicon: Lexicon) 
     return f"{question.strip()}（{' '.join(carried)}）"
 
 
-def resolve_references(question: str, history: list[dict], lexicon: Lexicon) -> str:
-    """The question with "the last two" / "后两个" / "前者" replaced by the items of the last answer
-    it points at: "What industries are planned for the last two?" after "Guiding, Longli, Huishui
-    and Changshun" → "What industries are planned for 惠水, 长顺?". Unchanged when nothing resolves.
-    """
-    match = _EN_PICK.search(question) or _ZH_PICK.search(question)
-    picked = _picked_items(match, history, lexicon) if match else []
-    if not picked:
-        return question
-    joined = ("、" if detect_language(question) == "zh" else ", ").join(picked)
-    return question[:match.start()] + joined + question[match.end():]
+def _places(text: str, lexicon: Lexicon) -> list[str]:
+    """The places a turn names: the lexicon's own, then those elsewhere (any city: 德阳, 绍兴)."""
+    return list(dict.fromkeys(lexicon.places_in(text) + lexicon.other_places(text)))
 
 
-def _picked_items(match: re.Match, history: list[dict], lexicon: Lexicon) -> list[str]:
-    """The items of the last answer that ``match`` ("the last two" / "前两个" / "后者") points at, or [].
-
-    The items are the places the answer names, in order, when it names two or more ("Guiding,
-    Longli, Huishui and Changshun" → the last two are 惠水, 长顺); else its parts between commas,
-    enumeration marks and "and"/"和", after a lead-in ending in a colon.
-    """
-    answer = next((t["content"] for t in reversed(history) if t.get("role") == "assistant" and t.get("content")), "")
-    items = lexicon.places_in(answer)
-    if len(items) < 2:
-        listed = re.split(r"[：:]", answer, maxsplit=1)[-1]  # "五个方面：加强组织协调、……"
-        items = [part.strip(" 。.（）()") for part in _ITEM_SEPARATORS.split(listed)]
-        items = [part for part in items if part]
-    if len(items) < 2:
-        return []
-    which, count, pair = match.groups()  # both patterns: (first|last / 前|后, how many, former|latter)
-    if pair:
-        first = pair.lower() in ("former", "前者")
-        return [items[0] if first else items[-1]]
-    n = min(_COUNTS[count.lower()], len(items))
-    return items[:n] if which.lower() in ("first", "前") else items[-n:]
+def _contrasts(carried: str, own: str) -> bool:
+    """Whether the follow-up's word replaces a word of the last question: Chinese compounds put their
+    head last, so two words of one length that share it are kinds of one thing ("那女性呢？" after a
+    question on 男性, 初中 after 小学, 押金 after 租金): the new kind replaces the old one."""
+    return (carried != own and len(carried) == len(own) in (2, 3) and carried[-1] == own[-1]
+            and not carried.isascii())
 
 
 def _surface_terms(text: str, lexicon: Lexicon) -> list[str]:

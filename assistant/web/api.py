@@ -35,7 +35,6 @@ from assistant.errors import QuestionError, ServiceUnavailable
 from assistant.schema import Answer
 from assistant.settings import Settings
 from assistant.web.models import (
-    CHAT_EXAMPLES,
     ERRORS,
     ISSUER,
     KIND,
@@ -51,6 +50,7 @@ from assistant.web.models import (
     Health,
     Readiness,
     SearchResponse,
+    chat_examples,
     request_models,
 )
 from assistant.web.reference import reference_response
@@ -108,7 +108,7 @@ def create_router(assistant: Assistant, settings: Settings) -> APIRouter:
 
 def _add_chat_routes(router: APIRouter, assistant: Assistant, settings: Settings, workers: Workers) -> None:
     _, ChatRequest = request_models(settings)
-    chat_body = Body(openapi_examples=CHAT_EXAMPLES)
+    chat_body = Body(openapi_examples=chat_examples(settings))
 
     @router.post("/api/chat", response_model=Answer, responses=ERRORS, tags=["chat"],
                  summary="Ask a question / 提问",
@@ -149,7 +149,7 @@ def _add_browse_routes(router: APIRouter, assistant: Assistant, settings: Settin
                 summary="Search sections / 检索段落")
     async def search(
         q: Annotated[str, Query(min_length=1, max_length=settings.max_question_chars,
-                                description="query text", examples=["惠水 土地"])],
+                                description="query text", examples=settings.examples()[:1])],
         k: Annotated[int, Query(ge=1, le=50, description="how many sections")] = 10,
         suggestion_no: NumberQuery = None,
         doc_id: Annotated[list[str] | None, Query(max_length=MAX_FILTER_DOCS,

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from assistant.history import HistoryPolicy
 from assistant.schema import Citation
 from assistant.settings import Settings
+from assistant.text import detect_language
 
 MAX_FILTER_DOCS = 50
 
@@ -124,20 +125,26 @@ class Readiness(BaseModel):
     message: str = ""
 
 
-CHAT_EXAMPLES: dict[str, dict[str, Any]] = {
-    "zh": {"summary": "中文提问", "value": {"question": "惠水的土地政策有哪些？", "history": []}},
-    "en": {"summary": "English question", "value": {"question": "What measures address land for Huishui?"}},
-    "follow_up": {
-        "summary": "追问（带对话历史）/ follow-up with history",
-        "value": {"question": "资金方面呢？", "history": [
-            {"role": "user", "content": "惠水的土地政策有哪些？"},
-            {"role": "assistant", "content": "支持惠水县……[1]"}]},
-    },
-    "filtered": {
-        "summary": "限定建议编号 / restricted to one suggestion",
-        "value": {"question": "联动发展保障机制包括哪些内容？", "filters": {"suggestion_no": "第616号"}},
-    },
-}
+def chat_examples(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The chat body's OpenAPI examples, made of this deployment's example questions
+    (``Settings.examples()``): the first Chinese and the first English one, a follow-up and a filter."""
+    questions = settings.examples() or ["这份答复提出了哪些措施？"]
+    zh = next((q for q in questions if detect_language(q) == "zh"), questions[0])
+    en = next((q for q in questions if detect_language(q) == "en"), "What measures does the reply list?")
+    return {
+        "zh": {"summary": "中文提问", "value": {"question": zh, "history": []}},
+        "en": {"summary": "English question", "value": {"question": en}},
+        "follow_up": {
+            "summary": "追问（带对话历史）/ follow-up with history",
+            "value": {"question": "第二条具体怎么做？", "history": [
+                {"role": "user", "content": zh},
+                {"role": "assistant", "content": "- ……[1]\n- ……[2]"}]},
+        },
+        "filtered": {
+            "summary": "限定答复类型 / restricted to one kind of reply",
+            "value": {"question": zh, "filters": {"kind": "政协提案"}},
+        },
+    }
 
 
 def request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel]]:

@@ -43,7 +43,7 @@ from assistant.web.page_html import (
     header_html,
     sources_html,
 )
-from assistant.web.page_text import LANGUAGE_CHOICES, UI_TEXT, input_placeholder, ui_text
+from assistant.web.page_text import LANGUAGE_CHOICES, UI_TEXT, Branding, input_placeholder, ui_text
 
 log = logging.getLogger(__name__)
 
@@ -186,11 +186,12 @@ class ChatSession:
 # --------------------------------------------------------------------------------------------
 
 
-def _relabel(lang: str, turns: list[dict[str, Any]] | None, examples: list[str]) -> tuple[Any, ...]:
+def _relabel(lang: str, turns: list[dict[str, Any]] | None, examples: list[str],
+             brand: Branding) -> tuple[Any, ...]:
     """Updates for every component whose text depends on the language."""
     t = ui_text(lang)
     return (
-        header_html(lang),
+        header_html(lang, brand),
         gr.update(label=t["chat_label"], placeholder=t["chat_placeholder"]),
         gr.update(label=t["input_label"], placeholder=input_placeholder(lang, examples)),
         gr.update(value=t["send"]),
@@ -198,10 +199,15 @@ def _relabel(lang: str, turns: list[dict[str, Any]] | None, examples: list[str])
         gr.update(label=t["scope_label"], info=t["scope_info"]),
         _examples_label(lang),
         sources_html(turns or [], lang),
-        footer_html(lang),
+        footer_html(lang, brand),
         gr.update(label=t["lang_label"]),
     )
 
+
+
+def branding(settings: Settings) -> Branding:
+    """The office's name as the deployment's settings give it (neutral texts when unset)."""
+    return Branding(settings.office_name, settings.office_name_en)
 
 
 def _examples_label(lang: str) -> str:
@@ -255,7 +261,7 @@ def _layout(assistant: Assistant, settings: Settings) -> SimpleNamespace:
     t = ui_text("zh")
     turns = gr.State([])
     with gr.Row(elem_classes="top-bar", equal_height=True):
-        header = gr.HTML(header_html("zh"), elem_id="site-header", elem_classes="header-html",
+        header = gr.HTML(header_html("zh", branding(settings)), elem_id="site-header", elem_classes="header-html",
                          head=f"<style>{_static('page.css')}</style>", js_on_load=_static("page.js"))
         lang = gr.Radio(LANGUAGE_CHOICES, value="zh", label=t["lang_label"], elem_id="lang-switch",
                         scale=0, min_width=180)
@@ -265,7 +271,7 @@ def _layout(assistant: Assistant, settings: Settings) -> SimpleNamespace:
         with gr.Column(scale=2, min_width=320, elem_classes="sources-column"):
             sources = gr.HTML(sources_html([], "zh"), label="sources", elem_id="sources-panel",
                               js_on_load=None)
-    footer = gr.HTML(footer_html("zh"), elem_id="site-footer", js_on_load=None)
+    footer = gr.HTML(footer_html("zh", branding(settings)), elem_id="site-footer", js_on_load=None)
     return SimpleNamespace(**vars(ui), turns=turns, header=header, lang=lang, sources=sources, footer=footer)
 
 
@@ -291,7 +297,7 @@ def _wire(page: gr.Blocks, ui: SimpleNamespace, session: ChatSession, assistant:
                  api_visibility="private", show_progress="hidden")
     examples = session.settings.examples()
     ui.lang.change(
-        lambda lang, turns: _relabel(lang, turns, examples),
+        lambda lang, turns: _relabel(lang, turns, examples, branding(session.settings)),
         inputs=[ui.lang, ui.turns],
         outputs=[ui.header, ui.chatbot, ui.question, ui.send, ui.clear, ui.scope, ui.examples_label,
                  ui.sources, ui.footer, ui.lang],
@@ -311,7 +317,7 @@ def build_page(assistant: Assistant, settings: Settings) -> gr.Blocks:
     ``(input box, chatbot messages, sources panel HTML)``.
     """
     session = ChatSession(assistant, settings)
-    with gr.Blocks(title=ui_text("zh")["page_title"], analytics_enabled=False, fill_width=False) as page:
+    with gr.Blocks(title=ui_text("zh", branding(settings))["page_title"], analytics_enabled=False, fill_width=False) as page:
         _wire(page, _layout(assistant, settings), session, assistant)
     return page
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from assistant.web.page_text import ui_text
+from assistant.web.page_text import NEUTRAL, Branding, ui_text
 
 #: Turn kinds; ``page.js`` styles the chat bubble of a turn by its kind.
 ANSWER, REFUSAL, NOTICE, PENDING = "answer", "refusal", "notice", "pending"
@@ -150,8 +150,8 @@ def chat_messages(turns: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
     return messages
 
 
-def header_html(lang: str) -> str:
-    t = ui_text(lang)
+def header_html(lang: str, brand: Branding = NEUTRAL) -> str:
+    t = ui_text(lang, brand)
     return (
         '<header class="site-header" role="banner">'
         '<div class="site-header-inner">'
@@ -164,7 +164,7 @@ def header_html(lang: str) -> str:
     )
 
 
-def footer_html(lang: str) -> str:
-    t = ui_text(lang)
+def footer_html(lang: str, brand: Branding = NEUTRAL) -> str:
+    t = ui_text(lang, brand)
     return f'<footer class="site-footer" role="contentinfo"><p>{escape(t["footer"])}</p></footer>'
 

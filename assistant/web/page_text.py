@@ -1,15 +1,18 @@
 """Every interface string of the chat page, in Chinese (default) and English (the example questions are the
-corpus's, from settings: ``Settings.examples()``)."""
+corpus's, from settings: ``Settings.examples()``; the office's name in the title, tagline and footer is the
+deployment's, from settings: ``office_name`` / ``office_name_en``, neutral when unset)."""
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 #: Every interface string, in Chinese (default) and English.
 UI_TEXT: dict[str, dict[str, str]] = {
     "zh": {
-        "page_title": "贵阳市建议提案答复智能问答",
-        "title": "贵阳市建议提案答复智能问答",
-        "title_alt": "Reply Assistant",
-        "tagline": "依据贵阳市对人大代表建议、政协委员提案的正式答复原文回答问题，答案逐句标注出处，点击标记即可核对原文。",
+        "page_title": "{zh_office}建议提案答复智能问答",
+        "title": "{zh_office}建议提案答复智能问答",
+        "title_alt": "{en_office} Reply Assistant",
+        "tagline": "依据{zh_issuer}对人大代表建议、政协委员提案的正式答复原文回答问题，答案逐句标注出处，点击标记即可核对原文。",
         "lang_label": "界面语言",
         "chat_label": "对话",
         "chat_placeholder": (
@@ -39,15 +42,15 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "section_whole": "全文概要",
         "marker_label": "出处",
         "error_generic": "抱歉，系统暂时出现问题，请稍后再试。\nSorry, something went wrong. Please try again later.",
-        "footer": "本页答案均摘自贵阳市人民政府及相关部门对建议提案的正式答复原文，并逐句标注出处；如有出入，以正式公开的答复文件为准。",
+        "footer": "本页答案均摘自{zh_issuer}对建议提案的正式答复原文，并逐句标注出处；如有出入，以正式公开的答复文件为准。",
         "open_source": "查看出处",
         "back_to_answer": "↑ 返回答案",
     },
     "en": {
-        "page_title": "Reply Assistant · Guiyang Suggestion Replies",
-        "title": "Guiyang Reply Assistant",
-        "title_alt": "贵阳市建议提案答复智能问答",
-        "tagline": "Answers questions from the official replies of the Guiyang government to deputies' suggestions and proposals; every sentence cites its source, and each marker opens the original text.",
+        "page_title": "{en_office} Reply Assistant · Replies to Suggestions and Proposals",
+        "title": "{en_office} Reply Assistant",
+        "title_alt": "{zh_office}建议提案答复智能问答",
+        "tagline": "Answers questions from the official replies of {en_issuer} to deputies' suggestions and proposals; every sentence cites its source, and each marker opens the original text.",
         "lang_label": "Language",
         "chat_label": "Conversation",
         "chat_placeholder": (
@@ -77,7 +80,7 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "section_whole": "Summary",
         "marker_label": "Source",
         "error_generic": "抱歉，系统暂时出现问题，请稍后再试。\nSorry, something went wrong. Please try again later.",
-        "footer": "Answers are extracted from the official replies of the Guiyang Municipal People's Government and its departments, with a citation for every sentence; the published reply documents prevail.",
+        "footer": "Answers are extracted from the official replies of {en_issuer}, with a citation for every sentence; the published reply documents prevail.",
         "open_source": "Open source",
         "back_to_answer": "↑ Back to the answer",
     },
@@ -85,9 +88,28 @@ UI_TEXT: dict[str, dict[str, str]] = {
 
 LANGUAGE_CHOICES: list[tuple[str, str]] = [("中文", "zh"), ("English", "en")]
 
-def ui_text(lang: str) -> dict[str, str]:
-    """The string table for ``lang``, Chinese for anything unknown."""
-    return UI_TEXT.get(lang, UI_TEXT["zh"])
+class Branding(NamedTuple):
+    """The office whose replies the page answers from, as its Chinese and English texts name it."""
+
+    zh: str = ""  # 某市人民政府
+    en: str = ""  # the Municipal People's Government of …
+
+    def fill(self, text: str) -> str:
+        """``text`` with the office's name in its places, or neutral words when it has none."""
+        if "{" not in text:
+            return text
+        for key, value in (("{zh_office}", self.zh), ("{zh_issuer}", self.zh or "政府及有关部门"),
+                           ("{en_office}", self.en), ("{en_issuer}", self.en or "government offices")):
+            text = text.replace(key, value)
+        return text.replace("  ", " ").strip()
+
+
+NEUTRAL = Branding()  # no office named: neutral texts
+
+
+def ui_text(lang: str, brand: Branding = NEUTRAL) -> dict[str, str]:
+    """The string table for ``lang`` (Chinese for anything unknown), the office's name filled in."""
+    return {key: brand.fill(text) for key, text in UI_TEXT.get(lang, UI_TEXT["zh"]).items()}
 
 
 def input_placeholder(lang: str, examples: list[str]) -> str:
