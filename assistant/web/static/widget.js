@@ -702,7 +702,7 @@
     }
 
     loadLimits().then(function (config) {
-      return fetch(API + "/api/chat/stream", {
+      return fetch(API + "/api/chat/stream?channel=widget", {  // the log counts the widget apart
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
         body: requestBody(question, config),
