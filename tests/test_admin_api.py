@@ -13,7 +13,16 @@ from pathlib import Path
 
 import httpx
 import pytest
-from admin_helpers import ADMIN, PASSWORD, add_admin, docx_bytes, new_token, signed_in, textless_pdf, with_member
+from admin_helpers import (
+    ADMIN,
+    PASSWORD,
+    add_admin,
+    docx_bytes,
+    new_token,
+    signed_in,
+    textless_pdf,
+    with_member,
+)
 from helpers import FIXTURES, LiveServer, build_assistant
 
 REPLY = FIXTURES / "admin" / "leishan-tourism-rd58.txt"
@@ -217,3 +226,19 @@ def test_uploaded_files_stay_inside_the_uploads_folder(server):
         assert Path(stored[0]).resolve().is_relative_to(server.settings.uploads_dir.resolve())
         assert client.delete(f"/api/admin/documents/{upload_id}").status_code == 200
         time.sleep(0)  # nothing published: no reload to wait for
+
+
+def test_the_schemathesis_findings_are_fixed(server):
+    with httpx.Client(base_url=server.url, timeout=60) as client:
+        for path, allowed in (("/api/chat", "POST"), ("/healthz", "GET"), ("/api/admin/documents", "GET, POST")):
+            response = client.request("TRACE", path)
+            assert response.status_code == 405 and response.headers["allow"] == allowed, path
+        assert client.request("TRACE", "/no/such/page").status_code == 404
+        assert client.get("/").status_code == 200, "the page still answers GET"
+        refused = client.get("/api/search", params={"q": "惠水", "doc_id": "false"})
+        assert refused.status_code == 422 and refused.json()["error"]["code"] == "unknown_document"
+        assert client.get("/api/search", params={"q": "惠水", "doc_id": ""}).status_code == 200
+        spec = client.get("/openapi.json").json()["paths"]
+        assert {"400", "413", "422"} <= spec["/api/chat/stream"]["post"]["responses"].keys()
+        assert client.post("/api/chat/stream", content=b"{not json",
+                           headers={"Content-Type": "application/json"}).status_code in (400, 422)

@@ -30,7 +30,8 @@ class AuditLog:
         self.store = store
 
     def record(self, actor: str, action: str, target: str = "", detail: str = "") -> None:
-        assert action in ACTIONS, action
+        if action not in ACTIONS:
+            raise ValueError(f"unknown audit action {action!r}")
         self.store.execute("INSERT INTO audit (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                            (now(), actor, action, target, detail))
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assistant.admin.errors import AdminError
 from assistant.admin.store import AdminStore, now
 from assistant.admin.uploads import CheckedUpload, UploadRejected, check_upload
 from assistant.core import Assistant
@@ -28,14 +29,6 @@ from assistant.settings import Settings
 SORT_KEYS = ("title", "suggestion_no", "issuer", "doc_kind", "date", "sections", "published_at", "status")
 _UPLOAD_COLUMNS = ("upload_id, filename, path, doc_id, status, uploaded_by, uploaded_at, published_by, "
                    "published_at, preview")
-
-
-class DocumentError(Exception):
-    """An operation that cannot be done: ``status`` (404, 409, 422), ``code``, ``message``."""
-
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass
@@ -132,7 +125,7 @@ class DocumentManager:
                 return upload
             report = self.assistant.ingest([Path(upload.path)])
             if report.failed:
-                raise DocumentError(422, "ingest_failed", f"发布失败：{report.failed[0].error} / publishing failed.")
+                raise AdminError(422, "ingest_failed", f"发布失败：{report.failed[0].error} / publishing failed.")
             doc_id = next((d for d, (_, source) in self.assistant.registry.hashes().items()
                            if source == upload.path), upload.doc_id)
             self.store.execute("UPDATE uploads SET status = 'published', doc_id = ?, published_by = ?, "
@@ -159,7 +152,7 @@ class DocumentManager:
                 shutil.rmtree(self.folder / upload.upload_id, ignore_errors=True)
                 return upload.doc_id or upload.upload_id
             if self.assistant.registry.document(key) is None:
-                raise DocumentError(404, "document_not_found", f"没有文档“{key}”。/ No document '{key}'.")
+                raise AdminError(404, "document_not_found", f"没有文档“{key}”。/ No document '{key}'.")
             self.assistant.remove([key])  # brought in by `assistant ingest`: out of the index only
             return key
 
@@ -173,7 +166,7 @@ class DocumentManager:
     def _upload_or_404(self, key: str) -> Upload:
         upload = self.find_upload(key)
         if upload is None:
-            raise DocumentError(404, "upload_not_found", f"没有上传的文档“{key}”（只有上传的文档可以发布或撤回）。/ "
+            raise AdminError(404, "upload_not_found", f"没有上传的文档“{key}”（只有上传的文档可以发布或撤回）。/ "
                                                          f"No uploaded document '{key}'.")
         return upload
 

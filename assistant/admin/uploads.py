@@ -27,6 +27,7 @@ from io import BytesIO
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from assistant.admin.errors import AdminError
 from assistant.reading.loaders import LoadError, decode_text, load_file, suffix_of
 from assistant.reading.parser import parse_reply
 from assistant.schema import ReplyDocument, Section
@@ -38,12 +39,12 @@ _PARAGRAPH_LABEL = re.compile(r"^第\d+段$")
 _PLAIN_ENCODINGS = {"utf-8", "utf-8-sig", "ascii", "gb18030", "gbk", "gb2312", "utf-16", "utf-32", "big5"}
 
 
-class UploadRejected(ValueError):
-    """A file that is not stored: ``code`` for machines, ``message`` Chinese then English."""
+class UploadRejected(AdminError):
+    """A file that is not stored (400): ``code`` for machines, ``message`` Chinese then English."""
 
     def __init__(self, filename: str, code: str, message: str):
-        super().__init__(message)
-        self.filename, self.code, self.message = filename, code, message
+        super().__init__(400, code, message)
+        self.filename = filename
 
 
 @dataclass(frozen=True)

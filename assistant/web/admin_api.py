@@ -23,7 +23,7 @@ real classes of the request models built inside :func:`create_admin_router`.
 """
 
 import math
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 import anyio
@@ -33,14 +33,16 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field
 
 from assistant.admin.conversations import CHANNELS, LogFilter
-from assistant.admin.documents import SORT_KEYS, DocumentError, DocumentManager, Upload
+from assistant.admin.documents import SORT_KEYS, DocumentManager, Upload
+from assistant.admin.errors import AdminError
 from assistant.admin.services import AdminServices
 from assistant.admin.uploads import UploadRejected
 from assistant.core import Assistant
 from assistant.settings import Settings
-from assistant.web.admin_auth import AuthError, Caller, SessionCookies, bearer_scheme, cookie_scheme
+from assistant.web.admin_auth import Caller, SessionCookies, bearer_scheme, cookie_scheme
 from assistant.web.admin_models import (
     AUTH_ERRORS,
+    BAD_REQUEST,
     NOT_FOUND,
     REJECTED,
     AnswerId,
@@ -62,23 +64,15 @@ Cookie = Annotated[str | None, Security(cookie_scheme)]
 FEEDBACK_PER_MINUTE = 10
 
 
-class ApiError(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers
-
-
 def install_admin(app: FastAPI, assistant: Assistant, settings: Settings, services: AdminServices) -> None:
     """The admin routes and feedback on ``app``, with their error format. Include before the public
     API router: its ``/api/…`` fallback would otherwise answer first."""
-    for kind in (ApiError, AuthError, DocumentError, UploadRejected):
-        app.add_exception_handler(kind, _error_handler)
+    app.add_exception_handler(AdminError, _error_handler)
     app.include_router(create_admin_router(assistant, settings, services))
 
 
-async def _error_handler(request: Request, exc: Exception) -> JSONResponse:
-    status = 400 if isinstance(exc, UploadRejected) else exc.status
-    return error_response(status, exc.code, exc.message, headers=getattr(exc, "headers", None))
+async def _error_handler(request: Request, exc: AdminError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
 
 
 def _client(request: Request) -> str:
@@ -110,19 +104,19 @@ def _add_session_routes(router: APIRouter, services: AdminServices, settings: Se
     accounts, audit, throttle = services.accounts, services.audit, services.throttle
 
     @router.post("/api/admin/login", response_model=Me, summary="Sign in / 登录",
-                 responses={401: {"model": ErrorResponse, "description": "wrong name or password"},
+                 responses={**BAD_REQUEST, 401: {"model": ErrorResponse, "description": "wrong name or password"},
                             429: {"model": ErrorResponse, "description": "too many failures: wait Retry-After"}})
     async def login(body: LoginRequest, request: Request) -> Any:
         keys = [f"name:{body.name}", f"client:{_client(request)}"]
         wait = throttle.wait(keys)
         if wait > 0:
             retry = max(1, math.ceil(wait))
-            raise ApiError(429, "sign_in_locked", f"登录失败次数过多，请 {retry} 秒后再试。/ Too many failed "
+            raise AdminError(429, "sign_in_locked", f"登录失败次数过多，请 {retry} 秒后再试。/ Too many failed "
                                                   f"sign-ins; try again in {retry} s.", {"Retry-After": str(retry)})
         if not await anyio.to_thread.run_sync(accounts.check_password, body.name, body.password):
             throttle.failed(keys)
             audit.record(body.name, "sign_in_failed")
-            raise ApiError(401, "bad_credentials", "账户名或密码错误。/ Wrong name or password.")
+            raise AdminError(401, "bad_credentials", "账户名或密码错误。/ Wrong name or password.")
         throttle.succeeded(keys)
         session_id, session = accounts.open_session(body.name, settings.admin_session_hours)
         audit.record(body.name, "sign_in")
@@ -184,7 +178,7 @@ def _add_document_routes(router: APIRouter, documents: DocumentManager, services
     def one_upload(caller: Admin, doc_id: DocId) -> Any:
         upload = documents.find_upload(doc_id)
         if upload is None:
-            raise DocumentError(404, "upload_not_found", f"没有上传的文档“{doc_id}”。/ No uploaded document '{doc_id}'.")
+            raise AdminError(404, "upload_not_found", f"没有上传的文档“{doc_id}”。/ No uploaded document '{doc_id}'.")
         return _upload_info(upload)
 
     @router.post("/api/admin/documents/{doc_id}/publish", response_model=UploadInfo,
@@ -215,21 +209,33 @@ def _add_document_routes(router: APIRouter, documents: DocumentManager, services
         return Ok(detail=report)
 
 
-def _epoch(day: date | None) -> float | None:
-    return None if day is None else datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp()
+def _epoch(day: str | None) -> float | None:
+    """``YYYY-MM-DD`` → the epoch second it starts (UTC); a date that does not exist is a 422."""
+    if day is None:
+        return None
+    try:
+        return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp()
+    except ValueError:
+        raise AdminError(422, "invalid_date", f"日期“{day}”不存在，请用 YYYY-MM-DD。/ '{day}' is not a date "
+                                            "(YYYY-MM-DD).") from None
 
 
 def _add_log_routes(router: APIRouter, assistant: Assistant, services: AdminServices, Admin: Any) -> None:
     conversations, audit = services.conversations, services.audit
 
-    @router.get("/api/admin/log", response_model=LogPage, responses=AUTH_ERRORS, summary="Conversation log / 问答日志",
+    @router.get("/api/admin/log", response_model=LogPage, summary="Conversation log / 问答日志",
+                responses={**AUTH_ERRORS, 200: {"content": {"text/csv": {"schema": {"type": "string"}}},
+                                                "description": "the rows (JSON), or CSV with format=csv"},
+                           422: {"model": ErrorResponse, "description": "invalid filter"}},
                 description="Newest first. `format=csv` returns the matching rows (up to 100,000) as CSV.")
     def conversation_log(
         caller: Admin,
         refused: Annotated[bool | None, Query(description="only refused (true) or answered (false)")] = None,
         channel: Annotated[Literal[CHANNELS] | None, Query()] = None,  # type: ignore[valid-type]
-        since: Annotated[date | None, Query(description="from this day (UTC), inclusive")] = None,
-        until: Annotated[date | None, Query(description="to this day (UTC), inclusive")] = None,
+        since: Annotated[str | None, Query(max_length=10, json_schema_extra={"format": "date"},
+                                           description="from this day (UTC, YYYY-MM-DD), inclusive")] = None,
+        until: Annotated[str | None, Query(max_length=10, json_schema_extra={"format": "date"},
+                                           description="to this day (UTC, YYYY-MM-DD), inclusive")] = None,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
         format: Annotated[Literal["json", "csv"], Query()] = "json",
@@ -264,16 +270,16 @@ def _add_feedback_route(router: APIRouter, services: AdminServices, settings: Se
         comment: str = Field("", max_length=settings.feedback_max_chars, description="optional, plain text")
 
     @router.post("/api/feedback", response_model=Ok, tags=["chat"], summary="Rate an answer / 评价回答",
-                 responses={404: {"model": ErrorResponse, "description": "unknown (or purged) answer_id"},
+                 responses={**BAD_REQUEST, 404: {"model": ErrorResponse, "description": "unknown (or purged) answer_id"},
                             422: {"model": ErrorResponse, "description": "invalid rating or comment too long"},
                             429: {"model": ErrorResponse, "description": "rate limit; see Retry-After"}})
     def feedback(body: FeedbackRequest, request: Request) -> Any:
         wait = buckets.take(_client(request))
         if wait > 0:
             retry = max(1, math.ceil(wait))
-            raise ApiError(429, "rate_limited", f"评价太频繁，请 {retry} 秒后再试。/ Too much feedback; retry in "
+            raise AdminError(429, "rate_limited", f"评价太频繁，请 {retry} 秒后再试。/ Too much feedback; retry in "
                                                 f"{retry} s.", {"Retry-After": str(retry)})
         if not services.conversations.feedback(body.answer_id, body.rating, body.comment.strip()):
-            raise ApiError(404, "answer_not_found", "没有找到这条回答（可能已过保留期）。/ No such answer "
+            raise AdminError(404, "answer_not_found", "没有找到这条回答（可能已过保留期）。/ No such answer "
                                                     "(it may be past the retention period).")
         return Ok()

@@ -21,6 +21,7 @@ from fastapi import Request, Response
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, TimestampSigner
 
+from assistant.admin.errors import AdminError
 from assistant.admin.services import AdminServices
 from assistant.settings import Settings
 
@@ -33,12 +34,6 @@ bearer_scheme = HTTPBearer(auto_error=False, description="an API token from `ass
 cookie_scheme = APIKeyCookie(name=SESSION_COOKIE, auto_error=False,
                              description="the session cookie set by POST /api/admin/login; state-changing "
                                          f"requests also send its CSRF token in {CSRF_HEADER}")
-
-
-class AuthError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(message)
-        self.status, self.code, self.message = status, code, message
 
 
 @dataclass(frozen=True)
@@ -77,20 +72,20 @@ class SessionCookies:
             return None
 
     def caller(self, request: Request, bearer: HTTPAuthorizationCredentials | None, cookie: str | None) -> Caller:
-        """The signed-in caller, or AuthError (401 no/invalid credentials, 403 no CSRF token)."""
+        """The signed-in caller, or AdminError (401 no/invalid credentials, 403 no CSRF token)."""
         accounts = self.services.accounts
         if bearer is not None:
             name = accounts.token_owner(bearer.credentials)
             if name is None:
-                raise AuthError(401, "invalid_token", "令牌无效或已撤销。/ The token is invalid or revoked.")
+                raise AdminError(401, "invalid_token", "令牌无效或已撤销。/ The token is invalid or revoked.")
             return Caller(name, "token")
         session_id = self.session_id(cookie)
         session = accounts.session(session_id) if session_id else None
         if session is None:
-            raise AuthError(401, "not_signed_in", "请先登录管理后台。/ Please sign in to the admin area.")
+            raise AdminError(401, "not_signed_in", "请先登录管理后台。/ Please sign in to the admin area.")
         if request.method not in SAFE_METHODS:
             sent = request.headers.get(CSRF_HEADER, "")
             if not sent or not hmac.compare_digest(sent, session.csrf):
-                raise AuthError(403, "csrf_failed", f"缺少或错误的 CSRF 令牌（请求头 {CSRF_HEADER}）。/ "
+                raise AdminError(403, "csrf_failed", f"缺少或错误的 CSRF 令牌（请求头 {CSRF_HEADER}）。/ "
                                                     f"Missing or wrong CSRF token ({CSRF_HEADER} header).")
         return Caller(session.name, "session", session.csrf, session.expires_at)

@@ -102,13 +102,15 @@ class AuditPage(BaseModel):
     entries: list[AuditRow]
 
 
+BAD_REQUEST = {400: {"model": ErrorResponse, "description": "a malformed request (a body that cannot be read)"}}
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
+    **BAD_REQUEST,
     401: {"model": ErrorResponse, "description": "not signed in, or the token is invalid/revoked"},
     403: {"model": ErrorResponse, "description": "a session without its CSRF token (X-CSRF-Token)"},
     429: {"model": ErrorResponse, "description": "rate limit; see Retry-After"},
 }
 NOT_FOUND = {404: {"model": ErrorResponse, "description": "no such document or upload"}}
-REJECTED = {400: {"model": ErrorResponse, "description": "a file refused (name, type, size, zip bomb, macros, "
+REJECTED = {**BAD_REQUEST, 400: {"model": ErrorResponse, "description": "a file refused (name, type, size, zip bomb, macros, "
                   "encryption, no text): nothing was stored"},
             413: {"model": ErrorResponse, "description": "the request body is too large"},
             422: {"model": ErrorResponse, "description": "invalid parameters, or the file could not be indexed"}}

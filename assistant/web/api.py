@@ -21,7 +21,9 @@ This module deliberately does not use ``from __future__ import annotations``: th
 is built per ``Settings``, and FastAPI must see the real class in the endpoint signatures.
 """
 
+import functools
 import logging
+import re
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
@@ -167,6 +169,7 @@ def _add_browse_routes(router: APIRouter, assistant: Assistant, settings: Settin
         kind: KindQuery = None,
         year: YearQuery = None,
     ) -> Any:
+        doc_id = [d for d in doc_id or () if d] or None  # "doc_id=" (empty) restricts nothing
         filters = {key: value for key, value in (("suggestion_no", suggestion_no), ("doc_ids", doc_id),
                                                  ("issuer", issuer), ("kind", kind), ("year", year))
                    if value}
@@ -241,24 +244,45 @@ def _add_ops_routes(router: APIRouter, assistant: Assistant, settings: Settings)
         return reference_response(request.app.openapi(), settings)
 
 
-FALLBACKS = ("/{rest:path}", "/api/{rest:path}")
+#: Methods no route takes (405 where the path exists, instead of the page's 404).
+OTHER_METHODS = ("TRACE", "QUERY", "CONNECT", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+                 "SEARCH", "LINK", "UNLINK")
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    """``/api/documents/{doc_id}`` → a pattern for its paths."""
+    return re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$")
 
 
 def _add_fallback_route(router: APIRouter) -> None:
+    api_routes = [r for r in router.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    outside = [r for r in router.routes if isinstance(r, APIRoute) and not r.path.startswith("/api/")]
+
     def method_not_allowed(request: Request) -> JSONResponse | None:
-        """A 405 naming the methods a route of the app (this API's, the admin API's …) takes at this path."""
-        allowed = sorted({m for r in request.app.routes if isinstance(r, APIRoute) and r.path not in FALLBACKS
-                          and r.path_regex.match(request.url.path) for m in r.methods})
+        """A 405 naming the methods the app's OpenAPI document lists at this path (this API's, the
+        admin API's …), when there are any."""
+        allowed = sorted({m.upper() for template, ops in request.app.openapi()["paths"].items()
+                          if _template_regex(template).match(request.url.path) for m in ops} | (
+            {m for r in api_routes if r.path_regex.match(request.url.path) for m in r.methods}))
         if allowed:
             return error_response(405, "method_not_allowed", "不支持该请求方法。/ This method is not allowed here.",
                                   headers={"Allow": ", ".join(allowed)})
         return None
 
-    @router.api_route("/{rest:path}", methods=["TRACE"], include_in_schema=False)
-    def trace(request: Request) -> JSONResponse:
-        """TRACE (which would echo a request, cookies included) is allowed nowhere: 405 on known paths."""
+    def other_method_here(request: Request) -> JSONResponse:
         return method_not_allowed(request) or error_response(404, "not_found", "没有找到该地址。/ Nothing was "
                                                                                "found at this address.")
+
+    # /healthz and /readyz live outside /api/: their other methods are named path by path (a
+    # catch-all for them would take the page's own requests).
+    for route in outside:
+        router.add_api_route(route.path, other_method_here, include_in_schema=False,
+                             methods=sorted({"POST", "PUT", "PATCH", "DELETE"} - route.methods))
+
+    # TRACE (which would echo a request, cookies included), QUERY, WebDAV … are allowed nowhere:
+    # 405 on the API's paths (the page's paths go on answering 404).
+    router.add_api_route("/{rest:path}", other_method_here, methods=list(OTHER_METHODS), include_in_schema=False)
 
     @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                       include_in_schema=False)
