@@ -242,3 +242,18 @@ def test_the_schemathesis_findings_are_fixed(server):
         assert {"400", "413", "422"} <= spec["/api/chat/stream"]["post"]["responses"].keys()
         assert client.post("/api/chat/stream", content=b"{not json",
                            headers={"Content-Type": "application/json"}).status_code in (400, 422)
+
+
+def test_unpublish_keeps_a_draft_and_reindex_restores_nothing_unpublished(server):
+    with signed_in(server) as client:
+        upload = client.post("/api/admin/documents", files=[("files", (REPLY.name, REPLY.read_bytes(), "text/plain"))])
+        published = upload.json()["uploads"][0]
+        assert published["status"] == "published"
+        assert not client.post("/api/chat", json={"question": QUESTION}).json()["refused"]
+        draft = client.post(f"/api/admin/documents/{published['upload_id']}/unpublish").json()
+        assert draft["status"] == "draft" and draft["published_by"] == ""
+        assert client.post("/api/admin/reindex").status_code == 200
+        assert client.post("/api/chat", json={"question": QUESTION}).json()["refused"]
+        rows = client.get("/api/admin/documents", params={"sort": "status", "order": "asc"}).json()["documents"]
+        assert any(r["upload_id"] == published["upload_id"] and r["status"] == "draft" for r in rows)
+        assert client.delete(f"/api/admin/documents/{published['upload_id']}").status_code == 200
