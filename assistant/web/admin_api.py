@@ -142,8 +142,8 @@ def _add_session_routes(router: APIRouter, services: AdminServices, settings: Se
 
 def _add_document_routes(router: APIRouter, documents: DocumentManager, services: AdminServices,
                          Admin: Any) -> None:
-    audit, limit = services.audit, documents.settings.admin_max_upload_bytes
-    max_files = documents.settings.admin_max_upload_files
+    audit = services.audit
+    _add_upload_route(router, documents, services, Admin)
 
     @router.get("/api/admin/documents", response_model=DocumentRows, responses=AUTH_ERRORS,
                 summary="List documents / 文档管理列表")
@@ -153,25 +153,6 @@ def _add_document_routes(router: APIRouter, documents: DocumentManager, services
                        sort: Annotated[Literal[SORT_KEYS], Query()] = "published_at",  # type: ignore[valid-type]
                        order: Annotated[Literal["asc", "desc"], Query()] = "desc") -> DocumentRows:
         return DocumentRows(documents=documents.listing(q, sort, order == "desc"))
-
-    @router.post("/api/admin/documents", response_model=UploadResult, status_code=201,
-                 responses={**AUTH_ERRORS, **REJECTED}, summary="Upload / 上传文档",
-                 description="One or more files (txt, md, html, docx, pdf). Every file is checked first; one "
-                             "refused file refuses the request and nothing is stored. `publish=false` keeps "
-                             "them as drafts with their parse preview.")
-    async def upload(caller: Admin,
-                     files: Annotated[list[UploadFile], File(description="the files")],
-                     publish: Annotated[bool, Form(description="index at once (else drafts)")] = True) -> Any:
-        if len(files) > max_files:
-            raise UploadRejected("", "too_many_files", f"一次最多上传 {max_files} 个文件（收到 {len(files)} 个）。/ "
-                                                       f"At most {max_files} files per upload (got {len(files)}).")
-        received = [(f.filename or "", await f.read(limit + 1)) for f in files]
-        uploads = await anyio.to_thread.run_sync(documents.upload, received, caller.name, publish)
-        for u in uploads:
-            audit.record(caller.name, "upload", u.doc_id, u.filename)
-            if u.status == "published":
-                audit.record(caller.name, "publish", u.doc_id, u.filename)
-        return UploadResult(uploads=[_upload_info(u) for u in uploads])
 
     @router.get("/api/admin/documents/{doc_id}", response_model=UploadInfo, responses={**AUTH_ERRORS, **NOT_FOUND},
                 summary="One upload with its preview / 上传文档预览")
@@ -207,6 +188,30 @@ def _add_document_routes(router: APIRouter, documents: DocumentManager, services
         report = await anyio.to_thread.run_sync(documents.reindex)
         audit.record(caller.name, "reindex", detail=str(report["documents"]))
         return Ok(detail=report)
+
+
+def _add_upload_route(router: APIRouter, documents: DocumentManager, services: AdminServices, Admin: Any) -> None:
+    audit, limit = services.audit, documents.settings.admin_max_upload_bytes
+    max_files = documents.settings.admin_max_upload_files
+
+    @router.post("/api/admin/documents", response_model=UploadResult, status_code=201,
+                 responses={**AUTH_ERRORS, **REJECTED}, summary="Upload / 上传文档",
+                 description="One or more files (txt, md, html, docx, pdf). Every file is checked first; one "
+                             "refused file refuses the request and nothing is stored. `publish=false` keeps "
+                             "them as drafts with their parse preview.")
+    async def upload(caller: Admin,
+                     files: Annotated[list[UploadFile], File(description="the files")],
+                     publish: Annotated[bool, Form(description="index at once (else drafts)")] = True) -> Any:
+        if len(files) > max_files:
+            raise UploadRejected("", "too_many_files", f"一次最多上传 {max_files} 个文件（收到 {len(files)} 个）。/ "
+                                                       f"At most {max_files} files per upload (got {len(files)}).")
+        received = [(f.filename or "", await f.read(limit + 1)) for f in files]
+        uploads = await anyio.to_thread.run_sync(documents.upload, received, caller.name, publish)
+        for u in uploads:
+            audit.record(caller.name, "upload", u.doc_id, u.filename)
+            if u.status == "published":
+                audit.record(caller.name, "publish", u.doc_id, u.filename)
+        return UploadResult(uploads=[_upload_info(u) for u in uploads])
 
 
 def _epoch(day: str | None) -> float | None:
