@@ -83,9 +83,10 @@ class DocumentManager:
             rows = [r for r in rows if any(needle in str(r[k]).casefold() for k in (
                 "title", "suggestion_no", "issuer", "doc_id", "filename", "doc_kind"))]
         key = sort if sort in SORT_KEYS else "published_at"
-        rows.sort(key=lambda r: (r[key] is None, r[key] or 0) if key in ("sections", "published_at")
-                  else str(r[key] or ""), reverse=descending)
-        return rows
+        # Empty values last in either order (the shipped corpus has no publication time).
+        filled = [r for r in rows if r[key] not in (None, "")]
+        filled.sort(key=lambda r: r[key] if key in ("sections", "published_at") else str(r[key]), reverse=descending)
+        return filled + [r for r in rows if r[key] in (None, "")]
 
     # ---- changing ----------------------------------------------------------------------------
     def upload(self, files: list[tuple[str, bytes]], actor: str, publish: bool) -> list[Upload]:

@@ -13,6 +13,7 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     from assistant.admin.services import AdminServices
     from assistant.web import api, page, security, widget
     from assistant.web.admin_api import install_admin
+    from assistant.web.admin_page import create_admin_page_router
     from assistant.web.answer_log import AnswerRecorder
 
     assistant = assistant or Assistant.from_settings(settings)
@@ -33,5 +34,6 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     install_admin(app, assistant, settings, admin)  # before the public API: its /api/… fallback
     app.include_router(api.create_router(assistant, settings, answers))
     app.include_router(widget.create_router(settings))
+    app.include_router(create_admin_page_router())  # /admin, before the page mounted at /
     security.install(app, settings)
     return page.mount_page(app, assistant, settings, path="/", stream=answers.channel("page"))
