@@ -149,7 +149,6 @@ def test_publish_ask_rate_log_delete_refuse_without_xss(browser, server, tmp_pat
     page.wait_for_selector(f"#down td:has-text('{COMMENT[:8]}')")
     assert COMMENT in page.locator("#down").inner_text()
     assert page.locator("#chart svg rect").count() > 0
-    admin.shot("admin-log.png")
 
     # Delete the reply: the same question is refused.
     page.click(".tab[data-tab=documents]")
@@ -157,6 +156,12 @@ def test_publish_ask_rate_log_delete_refuse_without_xss(browser, server, tmp_pat
     page.wait_for_selector("#doc-table tbody:not(:has-text('雷山县'))")
     assert ask(public, QUESTION) == "refusal"
     assert public.locator("#sources-panel section.turn-sources").first.locator(".turn-note.is-refusal").count() == 1
+
+    # The refusal is a gap in the log: grouped among the refused questions, a red part of the day's bar.
+    page.click(".tab[data-tab=log]")
+    page.wait_for_selector(f"#gaps td:has-text('{QUESTION}')")
+    assert page.locator("#chart rect.refused").count() == 1
+    admin.shot("admin-log.png")
 
     page.click(".tab[data-tab=audit]")
     page.wait_for_selector("#audit-rows td:has-text('delete')")
