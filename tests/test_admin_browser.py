@@ -8,7 +8,7 @@ deleted and the same question is politely refused. Along the way a document whos
 runs (no dialog, no ``<img src=x>`` element). The admin screen's strict CSP is checked too.
 
 Screenshots: ``artifacts/admin-login.png``, ``admin-preview.png``, ``admin-documents.png``,
-``admin-log.png``, ``admin-audit.png``, ``page-feedback.png``.
+``admin-log.png``, ``admin-audit.png``, ``page-feedback.png``, ``widget-rating.png``.
 """
 
 from __future__ import annotations
@@ -203,6 +203,7 @@ def test_the_widget_rates_an_answer_once(browser, server):
     rating.query_selector(".rate-btn[data-rating=up]").click()
     page.wait_for_selector("gov-reply-assistant .rate-btn[aria-pressed=true]")
     assert page.locator("gov-reply-assistant .rate-btn:disabled").count() == 2, "one rating per answer"
+    visitor.shot("widget-rating.png")
     visitor.context.close()
     with signed_in(server) as client:
         rows = client.get("/api/admin/log", params={"channel": "widget"}).json()["rows"]

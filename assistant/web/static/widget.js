@@ -469,6 +469,7 @@
         if (b.getAttribute("data-rating") === turn.rated) b.setAttribute("aria-pressed", "true");
       });
       comment.disabled = true;
+      comment.value = turn.comment || "";
       status.textContent = t("thanks");
     }
     return box;
@@ -485,6 +486,7 @@
     }).then(function (response) {
       if (!response.ok) throw response;
       turn.rated = rating;
+      turn.comment = comment;
       save();
       box.parentNode.replaceChild(renderRating(turn), box);
     }).catch(function () {
