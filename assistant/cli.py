@@ -1,4 +1,4 @@
-"""The ``assistant`` command: ingest, ask, documents, eval, serve, models."""
+"""The ``assistant`` command: ingest, ask, documents, eval, serve, models, admin."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="准备嵌入模型 / Manage the embedding model.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
+admin_app = typer.Typer(help="管理员账户与令牌 / Administrator accounts and API tokens.", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 console = Console()
 err = Console(stderr=True)
@@ -282,6 +284,83 @@ def models_prepare(
     except ModelUnavailableError as exc:
         _fail(str(exc))
     console.print(f"模型就绪 / model ready: {path} ({time.perf_counter() - started:.1f} s)")
+
+
+# ---- admin -------------------------------------------------------------------------------------
+def _admin_services(data_dir: Path | None):
+    from assistant.admin.services import AdminServices
+
+    return AdminServices.open(_settings(data_dir))
+
+
+@admin_app.command("add")
+def admin_add(name: Annotated[str, typer.Argument(help="账户名 / account name")], data_dir: DataDir = None) -> None:
+    """新建管理员账户（密码输入两次）/ Create an administrator (the password is asked twice)."""
+    import getpass
+
+    from assistant.admin.accounts import AccountError
+
+    services = _admin_services(data_dir)
+    password = getpass.getpass("密码 / password: ")
+    if password != getpass.getpass("再输入一次 / again: "):
+        _fail("两次输入的密码不一致 / the passwords differ")
+    try:
+        services.accounts.add(name, password)
+    except AccountError as exc:
+        _fail(str(exc))
+    services.audit.record("cli", "account_created", name)
+    console.print(f"已创建账户 / account created: {name}")
+
+
+@admin_app.command("token")
+def admin_token(name: Annotated[str, typer.Argument(help="账户名 / account name")], data_dir: DataDir = None) -> None:
+    """为账户生成 API 令牌（只显示这一次）/ Print a new API token for NAME (shown once, stored hashed)."""
+    from assistant.admin.accounts import AccountError
+
+    services = _admin_services(data_dir)
+    try:
+        token_id, token = services.accounts.new_token(name)
+    except AccountError as exc:
+        _fail(str(exc))
+    services.audit.record(name, "token_created", token_id)
+    err.print(f"令牌 {token_id}（只显示这一次，请妥善保存）/ token {token_id} (shown once: keep it safe):")
+    print(token)
+
+
+@admin_app.command("revoke")
+def admin_revoke(which: Annotated[str, typer.Argument(help="令牌编号或账户名 / TOKEN-ID or NAME")],
+                 data_dir: DataDir = None) -> None:
+    """撤销一个令牌，或某账户的全部令牌 / Revoke a token (by id) or every token of an account."""
+    services = _admin_services(data_dir)
+    revoked = services.accounts.revoke(which)
+    if not revoked:
+        _fail(f"没有可撤销的令牌：{which} / no active token matches {which}")
+    for token_id in revoked:
+        services.audit.record("cli", "token_revoked", token_id)
+    console.print(f"已撤销 / revoked: {', '.join(revoked)}")
+
+
+@admin_app.command("list")
+def admin_list(data_dir: DataDir = None) -> None:
+    """列出管理员账户与令牌 / List administrators and their tokens."""
+    import datetime
+
+    def when(at: float | None) -> str:
+        return datetime.datetime.fromtimestamp(at).strftime("%Y-%m-%d %H:%M") if at else ""
+
+    services = _admin_services(data_dir)
+    table = Table(title="管理员 / administrators")
+    for col in ("账户 name", "创建 created", "有效令牌 active tokens"):
+        table.add_column(col)
+    for name, created, tokens in services.accounts.names():
+        table.add_row(name, when(created), str(tokens))
+    console.print(table)
+    tokens = Table(title="令牌 / tokens")
+    for col in ("编号 id", "账户 name", "创建 created", "撤销 revoked"):
+        tokens.add_column(col)
+    for t in services.accounts.tokens():
+        tokens.add_row(t.token_id, t.name, when(t.created_at), when(t.revoked_at))
+    console.print(tokens)
 
 
 def main() -> None:

@@ -218,3 +218,7 @@ class Answer(BaseModel):
     sources: list[Citation] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    #: Why it was refused ("no_match", "unknown_number", "no_document", "empty_index"); empty otherwise.
+    refusal_reason: str = ""
+    #: Set by the web app when it logs the answer: what ``POST /api/feedback`` refers to.
+    answer_id: str | None = None

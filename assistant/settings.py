@@ -128,6 +128,24 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = 60
     max_body_bytes: int = 64 * 1024
 
+    # Administration (assistant.admin, /api/admin/…): sign-in, uploads, the conversation log
+    admin_secret_key: str | None = Field(
+        None, description="signs the session cookies; default a random key kept in DATA_DIR/admin-secret")
+    admin_session_hours: float = Field(8.0, gt=0, description="a sign-in lasts this long")
+    admin_lockout_after: int = Field(5, ge=1, description="failed sign-ins (per account or per client) "
+                                     "before each further attempt must wait")
+    admin_lockout_base_s: float = Field(2.0, gt=0, description="the first wait; it doubles with each "
+                                        "further failure, up to admin_lockout_max_s")
+    admin_lockout_max_s: float = Field(900.0, gt=0)
+    admin_max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="largest uploaded file")
+    admin_max_upload_files: int = Field(20, ge=1, description="files per upload request")
+    admin_max_unzipped_bytes: int = Field(50 * 1024 * 1024, ge=1, description="a .docx unpacked, at most")
+    admin_max_zip_ratio: float = Field(100.0, gt=1, description="a .docx's unpacked size over its size, at most")
+    log_retention_days: int = Field(180, ge=1, description="conversation log rows older than this are "
+                                    "purged at start and daily")
+    log_conversations: bool = Field(True, description="log each question the web app answers (no IP, no cookie)")
+    feedback_max_chars: int = Field(1000, ge=0, description="longest feedback comment")
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -160,6 +178,15 @@ class Settings(BaseSettings):
     @property
     def registry_path(self) -> Path:
         return self.data_dir / "registry.sqlite3"
+
+    @property
+    def admin_db_path(self) -> Path:
+        """Accounts, sessions, tokens, the audit log, uploads, the conversation log and feedback."""
+        return self.data_dir / "admin.sqlite3"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
 
     def examples(self) -> list[str]:
         """The example questions: ``example_questions``, else the shipped ones (one per line)."""

@@ -85,6 +85,17 @@ def test_refusals_and_notices_are_marked_for_the_page_script():
     assert 'data-lang="en"' in out and "Sources of earlier questions" in out
 
 
+def test_logged_answers_and_refusals_get_rating_buttons_notices_do_not():
+    from assistant.web.page_html import feedback_html, sources_html
+
+    answered = {"question": "a", "answer": "x", "kind": "answer", "citations": [], "answer_id": "0" * 24}
+    assert 'data-answer-id="000000000000000000000000"' in sources_html([answered], "zh")
+    assert feedback_html({**answered, "kind": "refusal"}, "en").count('class="fb-btn"') == 2
+    assert feedback_html({**answered, "kind": "notice"}, "zh") == ""
+    assert feedback_html({**answered, "answer_id": None}, "zh") == "", "not logged: nothing to rate"
+    assert XSS_IMG not in feedback_html({**answered, "answer_id": XSS_IMG}, "zh")
+
+
 def test_chat_messages_escape_and_skip_blank_questions():
     from assistant.web.page_html import chat_messages
 

@@ -310,7 +310,7 @@ def test_widget_sends_at_most_what_the_server_policy_allows(sites, visit):
                     max_history_message_chars=40, max_question_chars=300) as strict:
         v = visit(f"{strict.url}/widget/demo")
         sent: list[dict] = []
-        v.page.on("request", lambda r: sent.append(r.post_data_json) if r.url.endswith("/api/chat/stream") else None)
+        v.page.on("request", lambda r: sent.append(r.post_data_json) if "/api/chat/stream?" in r.url else None)
         v.open()
         v.page.wait_for_function(
             f"() => document.querySelector('{W}').shadowRoot.querySelector('textarea').maxLength === 300")

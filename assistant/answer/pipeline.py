@@ -163,7 +163,8 @@ class Pipeline:
         turn.timings["validate"] = _ms(t)
         return Answer(question=turn.question, standalone_question=turn.standalone, answer=draft.text,
                       refused=draft.refused, language=turn.language, citations=citations,
-                      sources=turn.sources, warnings=warnings, timings_ms=dict(turn.timings))
+                      sources=turn.sources, warnings=warnings, timings_ms=dict(turn.timings),
+                      refusal_reason=(turn.retrieval.reason or "no_match") if draft.refused else "")
 
     # ---- helpers -------------------------------------------------------------------------------
     def _refusal(self, turn: Turn) -> Draft:

@@ -21,9 +21,11 @@ This module deliberately does not use ``from __future__ import annotations``: th
 is built per ``Settings``, and FastAPI must see the real class in the endpoint signatures.
 """
 
+import functools
 import logging
+import re
 from pathlib import PurePath
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
@@ -34,6 +36,7 @@ from assistant.core import Assistant
 from assistant.errors import QuestionError, ServiceUnavailable
 from assistant.schema import Answer
 from assistant.settings import Settings
+from assistant.web.answer_log import AnswerRecorder
 from assistant.web.models import (
     ERRORS,
     ISSUER,
@@ -65,6 +68,10 @@ KindQuery = Annotated[str | None, Query(min_length=1, max_length=20, description
 YearQuery = Annotated[int | None, Query(ge=MIN_YEAR, le=MAX_YEAR, description=YEAR, examples=[2024])]
 NumberQuery = Annotated[str | None, Query(max_length=50, description=NUMBER, examples=["第616号"])]
 
+#: Who asks: the widget says so (``?channel=widget``); the page answers through its own path.
+ChannelQuery = Annotated[Literal["api", "widget"], Query(
+    description="who asks, for the conversation log: api (default) or widget / 提问渠道")]
+
 #: The limits change only with a restart; clients may keep them a few minutes.
 CONFIG_CACHE_CONTROL = "public, max-age=600"
 
@@ -95,18 +102,19 @@ def _filters(filters: BaseModel | None) -> dict[str, Any] | None:
     return data or None
 
 
-def create_router(assistant: Assistant, settings: Settings) -> APIRouter:
-    """The API routes for one assistant; limits come from ``settings``."""
+def create_router(assistant: Assistant, settings: Settings, answers: AnswerRecorder | None = None) -> APIRouter:
+    """The API routes for one assistant; limits come from ``settings``; answers are logged by
+    ``answers`` (none: not logged)."""
     router = APIRouter()
     workers = Workers()
-    _add_chat_routes(router, assistant, settings, workers)
+    _add_chat_routes(router, answers or AnswerRecorder(assistant, None), settings, workers)
     _add_browse_routes(router, assistant, settings, workers)
     _add_ops_routes(router, assistant, settings)
     _add_fallback_route(router)  # last: it sees every other /api/ route
     return router
 
 
-def _add_chat_routes(router: APIRouter, assistant: Assistant, settings: Settings, workers: Workers) -> None:
+def _add_chat_routes(router: APIRouter, answers: AnswerRecorder, settings: Settings, workers: Workers) -> None:
     _, ChatRequest = request_models(settings)
     chat_body = Body(openapi_examples=chat_examples(settings))
 
@@ -114,10 +122,11 @@ def _add_chat_routes(router: APIRouter, assistant: Assistant, settings: Settings
                  summary="Ask a question / 提问",
                  description="Answers from the indexed replies; `[n]` markers in `answer` point at "
                              "`citations[].marker`. A refusal has `refused: true` and no citations.")
-    async def chat(body: Annotated[ChatRequest, chat_body]) -> Any:  # type: ignore[valid-type]
+    async def chat(body: Annotated[ChatRequest, chat_body],  # type: ignore[valid-type]
+                   channel: ChannelQuery = "api") -> Any:
         history = [m.model_dump() for m in body.history]
         try:
-            return await workers.call(assistant.ask, body.question, history, _filters(body.filters))
+            return await workers.call(answers.ask, channel, body.question, history, _filters(body.filters))
         except Exception as exc:  # noqa: BLE001 — mapped to 422/503/500
             return _error_for(exc, "chat")
 
@@ -125,10 +134,11 @@ def _add_chat_routes(router: APIRouter, assistant: Assistant, settings: Settings
         200: {"description": SSE_DESCRIPTION, "content": {"text/event-stream": {"example": SSE_EXAMPLE}}},
         **ERRORS}, response_class=StreamingResponse, tags=["chat"],
         summary="Ask, streamed / 流式提问")
-    async def chat_stream(body: Annotated[ChatRequest, chat_body]) -> Any:  # type: ignore[valid-type]
+    async def chat_stream(body: Annotated[ChatRequest, chat_body],  # type: ignore[valid-type]
+                          channel: ChannelQuery = "api") -> Any:
         history = [m.model_dump() for m in body.history]
         try:
-            events = assistant.stream(body.question, history, _filters(body.filters))
+            events = answers.stream(channel, body.question, history, _filters(body.filters))
             stream = workers.iterate(events)
             # The first event is read before answering, so invalid input and outages become
             # proper 422/503 responses instead of a 200 stream carrying an error.
@@ -153,14 +163,21 @@ def _add_browse_routes(router: APIRouter, assistant: Assistant, settings: Settin
         k: Annotated[int, Query(ge=1, le=50, description="how many sections")] = 10,
         suggestion_no: NumberQuery = None,
         doc_id: Annotated[list[str] | None, Query(max_length=MAX_FILTER_DOCS,
-                                                  description="repeat to allow several documents")] = None,
+                                                  description="repeat to allow several documents; an id "
+                                                              "that names no document is a 422")] = None,
         issuer: IssuerQuery = None,
         kind: KindQuery = None,
         year: YearQuery = None,
     ) -> Any:
+        doc_id = [d for d in doc_id or () if d] or None  # "doc_id=" (empty) restricts nothing
         filters = {key: value for key, value in (("suggestion_no", suggestion_no), ("doc_ids", doc_id),
                                                  ("issuer", issuer), ("kind", kind), ("year", year))
                    if value}
+        known = assistant.index.snapshot.documents
+        unknown = [d for d in doc_id or () if d not in known]
+        if unknown:  # a search confined to nothing is a mistake in the request, not an empty result
+            return error_response(422, "unknown_document", f"没有文档“{unknown[0]}”，请从 /api/documents 的列表中选择。/ "
+                                                           f"No document '{unknown[0]}'; see /api/documents.")
         try:
             results = await workers.call(assistant.search, q, k=k, filters=filters or None)
         except Exception as exc:  # noqa: BLE001
@@ -227,8 +244,45 @@ def _add_ops_routes(router: APIRouter, assistant: Assistant, settings: Settings)
         return reference_response(request.app.openapi(), settings)
 
 
+#: Methods no route takes (405 where the path exists, instead of the page's 404).
+OTHER_METHODS = ("TRACE", "QUERY", "CONNECT", "PROPFIND", "PROPPATCH", "MKCOL", "COPY", "MOVE", "LOCK", "UNLOCK",
+                 "SEARCH", "LINK", "UNLINK")
+
+
+@functools.cache
+def _template_regex(template: str) -> re.Pattern[str]:
+    """``/api/documents/{doc_id}`` → a pattern for its paths."""
+    return re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)) + "$")
+
+
 def _add_fallback_route(router: APIRouter) -> None:
     api_routes = [r for r in router.routes if isinstance(r, APIRoute) and r.path.startswith("/api/")]
+    outside = [r for r in router.routes if isinstance(r, APIRoute) and not r.path.startswith("/api/")]
+
+    def method_not_allowed(request: Request) -> JSONResponse | None:
+        """A 405 naming the methods the app's OpenAPI document lists at this path (this API's, the
+        admin API's …), when there are any."""
+        allowed = sorted({m.upper() for template, ops in request.app.openapi()["paths"].items()
+                          if _template_regex(template).match(request.url.path) for m in ops} | (
+            {m for r in api_routes if r.path_regex.match(request.url.path) for m in r.methods}))
+        if allowed:
+            return error_response(405, "method_not_allowed", "不支持该请求方法。/ This method is not allowed here.",
+                                  headers={"Allow": ", ".join(allowed)})
+        return None
+
+    def other_method_here(request: Request) -> JSONResponse:
+        return method_not_allowed(request) or error_response(404, "not_found", "没有找到该地址。/ Nothing was "
+                                                                               "found at this address.")
+
+    # /healthz and /readyz live outside /api/: their other methods are named path by path (a
+    # catch-all for them would take the page's own requests).
+    for route in outside:
+        router.add_api_route(route.path, other_method_here, include_in_schema=False,
+                             methods=sorted({"POST", "PUT", "PATCH", "DELETE"} - route.methods))
+
+    # TRACE (which would echo a request, cookies included), QUERY, WebDAV … are allowed nowhere:
+    # 405 on the API's paths (the page's paths go on answering 404).
+    router.add_api_route("/{rest:path}", other_method_here, methods=list(OTHER_METHODS), include_in_schema=False)
 
     @router.api_route("/api/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
                       include_in_schema=False)
@@ -237,9 +291,5 @@ def _add_fallback_route(router: APIRouter) -> None:
 
         A path that exists with another method is a 405, as it would be without this route.
         """
-        allowed = sorted({m for r in api_routes if r.path_regex.match(request.url.path) for m in r.methods})
-        if allowed:
-            return error_response(405, "method_not_allowed", "不支持该请求方法。/ This method is not allowed here.",
-                                  headers={"Allow": ", ".join(allowed)})
-        return error_response(404, "not_found", "没有这个接口，请查看 /api/docs。/ "
+        return method_not_allowed(request) or error_response(404, "not_found", "没有这个接口，请查看 /api/docs。/ "
                                                 "No such endpoint; see /api/docs.")

@@ -10,9 +10,15 @@ from assistant.settings import Settings
 
 def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAPI:
     """Build the app. The assistant (model and index) is loaded once, here, and shared."""
+    from assistant.admin.services import AdminServices
     from assistant.web import api, page, security, widget
+    from assistant.web.admin_api import install_admin
+    from assistant.web.admin_page import create_admin_page_router
+    from assistant.web.answer_log import AnswerRecorder
 
     assistant = assistant or Assistant.from_settings(settings)
+    admin = AdminServices.open(settings)
+    answers = AnswerRecorder(assistant, admin.conversations if settings.log_conversations else None)
     app = FastAPI(
         title="建议提案答复智能问答 / Reply Assistant API",
         description="Answers questions from government reply documents with section citations.",
@@ -24,7 +30,10 @@ def create_app(settings: Settings, assistant: Assistant | None = None) -> FastAP
     )
     app.state.assistant = assistant
     app.state.settings = settings
-    app.include_router(api.create_router(assistant, settings))
+    app.state.admin = admin
+    install_admin(app, assistant, settings, admin)  # before the public API: its /api/… fallback
+    app.include_router(api.create_router(assistant, settings, answers))
     app.include_router(widget.create_router(settings))
+    app.include_router(create_admin_page_router())  # /admin, before the page mounted at /
     security.install(app, settings)
-    return page.mount_page(app, assistant, settings, path="/")
+    return page.mount_page(app, assistant, settings, path="/", stream=answers.channel("page"))

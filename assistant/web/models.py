@@ -175,6 +175,9 @@ def request_models(settings: Settings) -> tuple[type[BaseModel], type[BaseModel]
 
 
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "a malformed request (a body that cannot be read, a bad "
+                                                 "Content-Length)"},
+    413: {"model": ErrorResponse, "description": "the request body is larger than max_body_bytes"},
     422: {"model": ErrorResponse, "description": "invalid question or history; the message states the limit"},
     429: {"model": ErrorResponse, "description": "rate limit; see Retry-After"},
     503: {"model": ErrorResponse, "description": "the index or the vector store is not available"},

@@ -123,8 +123,9 @@ class ChatSession:
     Each update is ``(input box value, chatbot messages, turns, sources panel HTML)``.
     """
 
-    def __init__(self, assistant: Assistant, settings: Settings):
+    def __init__(self, assistant: Assistant, settings: Settings, stream=None):
         self.assistant = assistant
+        self.stream = stream or assistant.stream  # the web app's logs each answer (channel "page")
         self.settings = settings
         self.history_policy = HistoryPolicy.from_settings(settings)
 
@@ -148,7 +149,7 @@ class ChatSession:
 
         yield update(turn)
         try:
-            for event, data in self.assistant.stream(question, history=history, filters=filters):
+            for event, data in self.stream(question, history=history, filters=filters):
                 if event == "delta":
                     turn = {**turn, "answer": turn["answer"] + data.get("text", "")}
                     yield update(turn)
@@ -161,6 +162,7 @@ class ChatSession:
                         "answer": data.get("answer", turn["answer"]),
                         "kind": REFUSAL if refused else ANSWER,
                         "citations": [] if refused else (data.get("citations") or turn["citations"]),
+                        "answer_id": data.get("answer_id"),
                     }
                 elif event == "error":
                     turn = {**turn, "answer": data.get("message") or ui_text(lang)["error_generic"],
@@ -309,21 +311,23 @@ def _wire(page: gr.Blocks, ui: SimpleNamespace, session: ChatSession, assistant:
               api_visibility="private", show_progress="hidden")
 
 
-def build_page(assistant: Assistant, settings: Settings) -> gr.Blocks:
+def build_page(assistant: Assistant, settings: Settings, stream=None) -> gr.Blocks:
     """The chat page as a ``gr.Blocks``; mount it with :func:`mount_page` or ``gr.mount_gradio_app``.
 
     The submit event is exposed to API clients as ``/chat`` with inputs
     ``(message, doc_ids, lang)`` (the conversation is kept in session state) and outputs
     ``(input box, chatbot messages, sources panel HTML)``.
     """
-    session = ChatSession(assistant, settings)
+    session = ChatSession(assistant, settings, stream)
     with gr.Blocks(title=ui_text("zh", branding(settings))["page_title"], analytics_enabled=False, fill_width=False) as page:
         _wire(page, _layout(assistant, settings), session, assistant)
     return page
 
 
-def mount_page(app: FastAPI, assistant: Assistant, settings: Settings, path: str = "/") -> FastAPI:
-    """Mount the page on ``app`` with the local-font theme and without Gradio's own footer."""
-    page = build_page(assistant, settings)
+def mount_page(app: FastAPI, assistant: Assistant, settings: Settings, path: str = "/",
+               stream=None) -> FastAPI:
+    """Mount the page on ``app`` with the local-font theme and without Gradio's own footer; ``stream``
+    (default ``assistant.stream``) answers, e.g. an :class:`~assistant.web.answer_log.AnswerRecorder`'s."""
+    page = build_page(assistant, settings, stream)
     return gr.mount_gradio_app(app, page, path=path, theme=page_theme(), footer_links=[],
                                run_history=False, show_error=False)

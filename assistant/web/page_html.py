@@ -95,8 +95,28 @@ def turn_sources_html(index: int, turn: dict[str, Any], lang: str) -> str:
         parts.append(f'<p class="turn-note is-refusal">{escape(t["sources_refused"])}</p>')
     else:
         parts.append(f'<p class="turn-note">{escape(t["sources_notice"])}</p>')
+    parts.append(feedback_html(turn, lang))
     parts.append("</section>")
     return "".join(parts)
+
+
+def feedback_html(turn: dict[str, Any], lang: str) -> str:
+    """👍/👎 and an optional comment under a logged answer; ``page.js`` posts them to ``/api/feedback``."""
+    answer_id = turn.get("answer_id")
+    if not answer_id or turn.get("kind") not in (ANSWER, REFUSAL):
+        return ""
+    t = ui_text(lang)
+    buttons = "".join(
+        f'<button type="button" class="fb-btn" data-rating="{rating}" aria-label="{escape(t[key])}" '
+        f'title="{escape(t[key])}">{icon} {escape(t[key])}</button>'
+        for rating, key, icon in (("up", "feedback_up", "👍"), ("down", "feedback_down", "👎")))
+    return (
+        f'<div class="feedback" data-answer-id="{escape(answer_id)}">'
+        f'<span class="fb-ask">{escape(t["feedback_ask"])}</span>{buttons}'
+        f'<input class="fb-comment" type="text" maxlength="500" placeholder="{escape(t["feedback_comment"])}" '
+        f'aria-label="{escape(t["feedback_comment"])}">'
+        '<span class="fb-status" role="status"></span></div>'
+    )
 
 
 def sources_html(turns: Sequence[dict[str, Any]], lang: str) -> str:

@@ -45,6 +45,10 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "footer": "本页答案均摘自{zh_issuer}对建议提案的正式答复原文，并逐句标注出处；如有出入，以正式公开的答复文件为准。",
         "open_source": "查看出处",
         "back_to_answer": "↑ 返回答案",
+        "feedback_ask": "这个回答对您有帮助吗？",
+        "feedback_up": "有帮助",
+        "feedback_down": "没有帮助",
+        "feedback_comment": "补充说明（可选），再点 👍 或 👎 提交",
     },
     "en": {
         "page_title": "{en_office} Reply Assistant · Replies to Suggestions and Proposals",
@@ -83,6 +87,10 @@ UI_TEXT: dict[str, dict[str, str]] = {
         "footer": "Answers are extracted from the official replies of {en_issuer}, with a citation for every sentence; the published reply documents prevail.",
         "open_source": "Open source",
         "back_to_answer": "↑ Back to the answer",
+        "feedback_ask": "Was this answer helpful?",
+        "feedback_up": "Helpful",
+        "feedback_down": "Not helpful",
+        "feedback_comment": "Comment (optional), then click 👍 or 👎",
     },
 }
 

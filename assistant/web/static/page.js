@@ -4,6 +4,7 @@
 //   sources panel; a click (or Enter) opens that <details>, scrolls to it and focuses it.
 // * Marks each answer bubble with its kind (answer / refusal / notice) so refusals look different.
 // * Keeps <html lang> in step with the interface language, and keeps the light look.
+// * Sends 👍/👎 (with the optional comment) under an answer to /api/feedback, once per answer.
 //
 // Message text arrives HTML-escaped and is rendered by Gradio as text; this script only ever
 // creates elements with DOM calls and sets textContent, never innerHTML, so nothing a document
@@ -14,8 +15,10 @@
 
   var MARKER = /\[(\d{1,3})\]/g;
   var LABELS = {
-    zh: { open: "查看出处", refusal: "未找到相关内容", notice: "提示" },
-    en: { open: "Open source", refusal: "Not found in the replies", notice: "Notice" },
+    zh: { open: "查看出处", refusal: "未找到相关内容", notice: "提示", thanks: "感谢您的反馈！",
+          failed: "反馈未能提交，请稍后再试。" },
+    en: { open: "Open source", refusal: "Not found in the replies", notice: "Notice",
+          thanks: "Thank you for your feedback!", failed: "The feedback could not be sent; please try later." },
   };
 
   function panel() {
@@ -89,6 +92,47 @@
       if (msg.getAttribute("data-kind-label") !== label) msg.setAttribute("data-kind-label", label);
       linkMarkers(msg, turn, labels);
     });
+    markSentFeedback(labels);
+  }
+
+  // answer_id → the rating sent; the panel is re-rendered on every update, so the sent state is
+  // applied again each time.
+  var sentFeedback = {};
+
+  function markSentFeedback(labels) {
+    var boxes = document.querySelectorAll("#sources-panel .feedback[data-answer-id]");
+    Array.prototype.forEach.call(boxes, function (box) {
+      var rating = sentFeedback[box.getAttribute("data-answer-id")];
+      if (!rating || box.getAttribute("data-sent") === rating) return;
+      box.setAttribute("data-sent", rating);
+      Array.prototype.forEach.call(box.querySelectorAll("button, input"), function (c) { c.disabled = true; });
+      var chosen = box.querySelector('.fb-btn[data-rating="' + rating + '"]');
+      if (chosen) chosen.setAttribute("aria-pressed", "true");
+      box.querySelector(".fb-status").textContent = labels.thanks;
+    });
+  }
+
+  function sendFeedback(button) {
+    var box = button.closest(".feedback[data-answer-id]");
+    var answerId = box.getAttribute("data-answer-id");
+    if (sentFeedback[answerId]) return;
+    var labels = LABELS[currentLang()] || LABELS.zh;
+    var comment = box.querySelector(".fb-comment");
+    button.disabled = true;
+    fetch("/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      credentials: "omit",
+      body: JSON.stringify({ answer_id: answerId, rating: button.getAttribute("data-rating"),
+                             comment: comment ? comment.value.trim() : "" }),
+    }).then(function (response) {
+      if (!response.ok) throw new Error(String(response.status));
+      sentFeedback[answerId] = button.getAttribute("data-rating");
+      markSentFeedback(labels);
+    }).catch(function () {
+      button.disabled = false;
+      box.querySelector(".fb-status").textContent = labels.failed;
+    });
   }
 
   var scheduled = false;
@@ -132,6 +176,11 @@
     if (link) {
       event.preventDefault();
       openSource(link.getAttribute("data-turn"), link.getAttribute("data-marker"));
+      return;
+    }
+    var rate = event.target.closest("#sources-panel .fb-btn");
+    if (rate) {
+      sendFeedback(rate);
       return;
     }
     var back = event.target.closest("a.back-to-answer");

@@ -65,7 +65,12 @@
       server: "抱歉，系统暂时出现问题，请稍后再试。",
       invalid: "这个问题无法处理，请修改后再试。",
       tooLong: "问题太长了：最多 {n} 个字符。",
-      disclaimer: "答案摘自正式答复原文，仅供参考，以正式公开的文件为准。"
+      disclaimer: "答案摘自正式答复原文，仅供参考，以正式公开的文件为准。",
+      helpful: "有帮助",
+      unhelpful: "没有帮助",
+      comment: "补充说明（可选），再点 👍 或 👎",
+      thanks: "感谢您的反馈！",
+      feedbackFailed: "反馈未能提交，请稍后再试。"
     },
     en: {
       title: "Reply Assistant",
@@ -100,7 +105,12 @@
       server: "Sorry, something went wrong. Please try again later.",
       invalid: "This question cannot be handled; please rephrase it.",
       tooLong: "The question is too long: at most {n} characters.",
-      disclaimer: "Answers quote the official replies for reference; the published documents prevail."
+      disclaimer: "Answers quote the official replies for reference; the published documents prevail.",
+      helpful: "Helpful",
+      unhelpful: "Not helpful",
+      comment: "Comment (optional), then 👍 or 👎",
+      thanks: "Thank you for your feedback!",
+      feedbackFailed: "The feedback could not be sent; please try later."
     }
   };
 
@@ -164,6 +174,12 @@
     ".send{flex:none;padding:0 18px;border:0;border-radius:8px;background:#b5121b;color:#fff;font-weight:700}",
     ".send:hover:not(:disabled){background:#9b0e16}",
     ".foot{margin:0;padding:0 12px 8px;background:#fff;font-size:11px;color:#6e7781}",
+    ".rate{display:flex;flex-wrap:wrap;align-items:center;gap:6px;margin-top:8px;padding-top:6px;border-top:1px dashed #e1e4e8;white-space:normal}",
+    ".rate-btn{padding:0 9px;border:1px solid #d0d7de;border-radius:6px;background:#fff;font-size:14px;line-height:24px}",
+    ".rate-btn:hover:not(:disabled),.rate-btn[aria-pressed=true]{border-color:#b5121b;background:#fbeaea}",
+    ".rate-btn:disabled{cursor:default}",
+    ".rate-comment{flex:1 1 120px;min-width:0;padding:2px 8px;border:1px solid #d0d7de;border-radius:6px;font:inherit;font-size:12px}",
+    ".rate-status{flex-basis:100%;font-size:12px;color:#1a7f37}",
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "@media (max-width:480px){.panel{inset:0;width:100%;height:100%;border-radius:0;border:0}.root.is-open .launcher{display:none}.launcher{right:14px;bottom:14px}.bubble{max-width:94%}}",
     "@media (prefers-reduced-motion:reduce){.dots i{animation:none;opacity:.7}}"
@@ -422,6 +438,60 @@
     if (turn.kind === "answer" && turn.citations && turn.citations.length) {
       bubble.appendChild(renderSources(turn.citations, index));
     }
+    if (turn.id && (turn.kind === "answer" || turn.kind === "refusal")) bubble.appendChild(renderRating(turn));
+  }
+
+  // 👍/👎 with an optional comment, sent once to HOST/api/feedback (no cookies, like every request).
+  function renderRating(turn) {
+    var box = el("div", "rate");
+    var comment = el("input", "rate-comment");
+    comment.type = "text";
+    comment.maxLength = 500;
+    comment.placeholder = t("comment");
+    comment.setAttribute("aria-label", t("comment"));
+    var status = el("span", "rate-status");
+    status.setAttribute("role", "status");
+    var buttons = [["up", "👍", "helpful"], ["down", "👎", "unhelpful"]].map(function (spec) {
+      var b = el("button", "rate-btn", spec[1] + " " + t(spec[2]));
+      b.type = "button";
+      b.setAttribute("data-rating", spec[0]);
+      b.setAttribute("aria-label", t(spec[2]));
+      b.title = t(spec[2]);
+      b.addEventListener("click", function () { rate(turn, spec[0], comment.value.trim(), box); });
+      box.appendChild(b);
+      return b;
+    });
+    box.appendChild(comment);
+    box.appendChild(status);
+    if (turn.rated) {
+      buttons.forEach(function (b) {
+        b.disabled = true;
+        if (b.getAttribute("data-rating") === turn.rated) b.setAttribute("aria-pressed", "true");
+      });
+      comment.disabled = true;
+      comment.value = turn.comment || "";
+      status.textContent = t("thanks");
+    }
+    return box;
+  }
+
+  function rate(turn, rating, comment, box) {
+    if (turn.rated) return;
+    fetch(API + "/api/feedback", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ answer_id: turn.id, rating: rating, comment: comment }),
+      credentials: "omit",
+      cache: "no-store"
+    }).then(function (response) {
+      if (!response.ok) throw response;
+      turn.rated = rating;
+      turn.comment = comment;
+      save();
+      box.parentNode.replaceChild(renderRating(turn), box);
+    }).catch(function () {
+      box.querySelector(".rate-status").textContent = t("feedbackFailed");
+    });
   }
 
   function dots() {
@@ -695,6 +765,7 @@
         turn.a = data.answer != null ? data.answer : turn.a;
         turn.citations = data.refused ? [] : (data.citations || turn.citations).map(slimCitation);
         turn.kind = data.refused ? "refusal" : "answer";
+        turn.id = data.answer_id || null;
       } else if (name === "error") {
         turn.kind = "error";
         turn.a = localized(data.message) || t("server");
@@ -702,7 +773,7 @@
     }
 
     loadLimits().then(function (config) {
-      return fetch(API + "/api/chat/stream", {
+      return fetch(API + "/api/chat/stream?channel=widget", {  // the log counts the widget apart
         method: "POST",
         headers: { "Content-Type": "application/json", "Accept": "text/event-stream" },
         body: requestBody(question, config),
