@@ -35,7 +35,11 @@ def weigh_concepts(snap: Snapshot, analysis: QuestionAnalysis, unknown_term_weig
     out = []
     for group in analysis.concepts:
         known = [t for t in group if t in snap.keyword.vocab]
-        weight = max(idf_all[t] for t in group)
+        # Only terms the index holds weigh, and no alternative more than the word asked (group[0]):
+        # a rare synonym the thesaurus added must not make its concept outweigh the others.
+        weight = max(idf_all[t] for t in (known or group))
+        if group[0] in snap.keyword.vocab:
+            weight = min(weight, idf_all[group[0]])
         if not known and all(t.isascii() for t in group):
             # An English word the glossary does not know and no document uses: it still counts
             # against coverage (the question asks about something), but for less.
