@@ -98,17 +98,19 @@ def ordinary_words() -> set[str]:
     return words
 
 
-def readings(name: str, english: set[str], limit: int = 4) -> list[str]:
+def readings(name: str, english: set[str], in_english: set[str], limit: int = 4) -> list[str]:
     """Toneless joined pinyin of ``name``: pypinyin's reading, then the other readings of its
     polyphonic characters (长顺 → zhangshun, changshun: its guess for a name it does not know can
-    be wrong) that are no English word (南明 → naming is dropped)."""
+    be wrong) that are no English word (南明 → naming is dropped); a first reading that is an English
+word is marked ``^`` (it counts only written with a capital)."""
     from pypinyin import Style, lazy_pinyin, pinyin
 
     out = [""]
     for options in pinyin(name, style=Style.NORMAL, heteronym=True):
         out = [head + syllable for head in out for syllable in dict.fromkeys(options)][:limit]
     first = "".join(lazy_pinyin(name))
-    return [first, *(r for r in out if r != first and r not in english)]
+    # A first reading that is an English word (Tongan, Linxi?) is marked: it needs a capital.
+    return [f"^{first}" if first in in_english else first, *(r for r in out if r != first and r not in english)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(OUT.parents[3]))
     from assistant.language.thesaurus import Dictionary
 
-    english = {k for k in Dictionary().senses() if " " not in k}
-    lines = [HEADER] + ["\t".join((c, str(lv), f, s, "|".join(readings(s, english)), p,
+    senses = Dictionary().senses()
+    english = {k for k in senses if " " not in k}  # whole senses: the English words
+    in_english = {w for k in senses for w in k.split()}  # any word of a sense (guiding, of "guiding principle")
+    lines = [HEADER] + ["\t".join((c, str(lv), f, s, "|".join(readings(s, english, in_english)), p,
                                    "word" if lv == 3 and s in words else "")).rstrip("\t") + "\n"
                         for c, lv, f, s, p in rows]
     lines += [f"-\t0\t{old}\t{code}\n" for old, code in olds]

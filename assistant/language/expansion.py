@@ -28,7 +28,7 @@ from assistant.language.wordlists import read_table
 __all__ = ["NOT_A_TERM", "Expansion"]
 
 #: 词林 groups larger than this gather loose senses (娃娃 with 42 words for young people): not expanded.
-MAX_SYNONYM_GROUP = 8
+MAX_SYNONYM_GROUP = 6
 #: Words in more than this many 词林 groups are too polysemous to expand (问题: 题目, 事故 …).
 MAX_SENSES = 2
 #: Of an English word's dictionary headwords, those at least this share as common (jieba's counts)
@@ -40,6 +40,8 @@ NOT_A_TERM = "-"  # glossary target of a phrase that is no term ("plan to"): it 
 _LATIN_WORD = re.compile(r"[A-Za-z0-9]+")
 # What may stand between two Latin words of one glossary phrase ("land use", "r&d", "huishui-changshun").
 _PHRASE_GAP = re.compile(r"[\s\-/&]*")
+# Ordinals and numbers (第三, 三十): 词林 groups them with other numbers, which are no synonyms.
+_NUMBERED = re.compile(r"^(?:第|[\d一二三四五六七八九十百千万两]+$)")
 # English words that follow a pinyin place name (Huishui County, Guiyang City).
 _DIVISION_WORDS = (("county",), ("district",), ("city",), ("province",), ("prefecture",), ("autonomous", "prefecture"),
                    ("autonomous", "county"), ("new", "area"))
@@ -81,17 +83,25 @@ class Expansion:
                 self._cased_keys[key] = words
 
     def _add_pinyin_places(self) -> None:
-        """Every division's pinyin (``Nanming``, ``Nanming District``) → its short form, written with
-        a capital (so that a place read as an English word — ``Tongan`` — needs the capital). A
-        reading that several places share (Jinping: 锦屏, 金平 — and a person's name) counts only
-        with its division word (``Jinping County``)."""
-        for reading, shorts in self.tokenizer.places.pinyin.items():
-            shared = len(set(shorts)) > 1
-            for suffix in _DIVISION_WORDS if shared else ((), *_DIVISION_WORDS):
-                key = (*reading.split(), *suffix)
+        """Every division's pinyin (``Nanming``, ``Nanming District``) → its short form. A reading
+        that is also an English word (``Mile``, marked in ``divisions.tsv``) counts only written
+        with a capital. A reading several places share names alone the one higher in rank
+        (Guiyang: the city 贵阳, not the county 桂阳), else none (Jinping: 锦屏, 金平 — and a person);
+        with its division word it names them all (``Jinping County``)."""
+        names = self.tokenizer.places
+        for reading, places in names.pinyin.items():
+            words = tuple(reading.split())
+            shorts = tuple(dict.fromkeys(short for _, short in sorted(places)))
+            top = min(level for level, _ in places)
+            alone = {short for level, short in places if level == top}
+            keyed = [(words + suffix, shorts) for suffix in _DIVISION_WORDS]
+            if len(alone) == 1:
+                keyed.append((words, tuple(alone)))
+            for key, targets in keyed:
                 if key not in self.glossary:
-                    self.glossary[key] = tuple(dict.fromkeys(shorts))
-                    self._capital_keys.add(key)
+                    self.glossary[key] = targets
+                    if reading in names.english_readings:
+                        self._capital_keys.add(key)
 
     def knows(self, word: str) -> bool:
         """True when an English word is part of a glossary entry (so it stands for a known topic)."""
@@ -151,7 +161,7 @@ class Expansion:
     def _synonyms(self, word: str) -> list[str]:
         """A Chinese word's 词林 synonyms that the tokenizer keeps whole (so they can meet the
         index), for words that are neither places nor too polysemous."""
-        if len(word) < 2 or word in self.tokenizer.places.canonical:
+        if len(word) < 2 or word in self.tokenizer.places.canonical or _NUMBERED.match(word):
             return []
         if len(self.thesaurus.groups().get(word, ())) > MAX_SENSES:
             return []

@@ -43,8 +43,9 @@ class PlaceNames:
         #: full forms of divisions and areas: jieba words that are always a place
         self.full_forms: set[str] = set()
         self._parents: dict[str, list[str]] = {}  # county → its prefecture (canonical forms)
-        #: toneless pinyin (nanming) → the short forms read so
-        self.pinyin: dict[str, list[str]] = {}
+        #: toneless pinyin (nanming) → (level, short form) of the places read so (1 province … 3 county)
+        self.pinyin: dict[str, list[tuple[int, str]]] = {}
+        self.english_readings: set[str] = set()  # readings that are English words too (Mile, Dean)
         self._read_divisions(resources_dir / "divisions.tsv", ambiguous)
         for lineno, line in read_lines(resources_dir / "place_areas.tsv"):
             fields = line.split("\t")
@@ -53,7 +54,7 @@ class PlaceNames:
                                  f"'full name<TAB>short form<TAB>pinyin', got {line!r}")
             full, short, reading = (normalize(f) for f in fields)
             self._add(full, short)
-            self.pinyin.setdefault(f"{reading} new area", []).append(short)
+            self.pinyin.setdefault(f"{reading} new area", []).append((3, short))
         self.ambiguous = frozenset(ambiguous)
         # Names with a full form: atomic, never split into parts (万山区 → 万山, not 山区).
         self.atomic = {c for form, c in self.canonical.items() if form != c}
@@ -85,7 +86,10 @@ class PlaceNames:
                     self._add(short + informal, short)
                     self._add(short + suffix, short)
             for reading in filter(None, readings.split("|")):
-                self.pinyin.setdefault(reading, []).append(short)
+                if reading.startswith("^"):
+                    reading = reading[1:]
+                    self.english_readings.add(reading)
+                self.pinyin.setdefault(reading, []).append((int(fields[1]), short))
         for code, (short, parent) in by_code.items():
             if parent in by_code and by_code[parent][0] != short and code[4:6] != "00":
                 self._parents.setdefault(short, []).append(by_code[parent][0])
