@@ -104,7 +104,8 @@ class Expansion:
                         self._capital_keys.add(key)
 
     def knows(self, word: str) -> bool:
-        """True when an English word is part of a glossary entry (so it stands for a known topic)."""
+        """True when an English word is part of a glossary entry (so it stands for a known topic:
+        "budget" does, "moving" does not — the dictionary translates both, so it cannot tell)."""
         folded = word.lower()
         return folded in self._glossary_words or stem(folded) in self._glossary_words
 
@@ -149,7 +150,7 @@ class Expansion:
     def _translations(self, word: str) -> list[str]:
         """The common Chinese headwords of an English word (see :data:`MIN_SENSE_SHARE`) that the
         tokenizer keeps whole."""
-        if len(word) < 3 or not word.isalpha():
+        if len(word) < 3 or not word.isalpha() or self.tokenizer.is_stopword(word):
             return []
         found = self.dictionary.chinese(word) or self.dictionary.chinese(stem(word))
         freq = self.tokenizer.jieba().FREQ

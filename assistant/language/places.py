@@ -11,7 +11,6 @@ file flags) and ``place_generic.txt`` (words that name no particular place: åŸŽå
 from __future__ import annotations
 
 import re
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -145,8 +144,6 @@ class Places:
         self.names = names
         self.tokenizer = tokenizer
         self.expansion = expansion
-        self._elsewhere: frozenset[str] | None = None
-        self._lock = threading.Lock()
 
     def canonical_place(self, name: str) -> str | None:
         """The canonical short form of a place written in Chinese or pinyin, else ``None``.
@@ -187,26 +184,12 @@ class Places:
         uses these as anchors the way it uses :meth:`places_in`.
         """
         words = self.tokenizer.cut(text)  # first: reading the names needs the tokenizer built
-        elsewhere = self._names_elsewhere()
+        elsewhere = self.tokenizer.tagged()["ns"]
         names = self.names
         found = [w for w in words
                  if w in elsewhere and w not in names.canonical and w not in names.generic
                  and not _COUNTED_PLACE.match(w)]
         return list(dict.fromkeys(found))
-
-    def _names_elsewhere(self) -> frozenset[str]:
-        """The ``ns`` words of jieba's main dictionary (~18k; a set, not jieba's 350k-entry tag table)."""
-        if self._elsewhere is None:
-            with self._lock:
-                if self._elsewhere is None:
-                    names = set()
-                    with self.tokenizer.jieba().get_dict_file() as handle:
-                        for line in handle:
-                            parts = line.decode("utf-8").split()
-                            if len(parts) >= 3 and parts[2] == "ns" and len(parts[0]) >= 2:
-                                names.add(parts[0])
-                    self._elsewhere = frozenset(names)
-        return self._elsewhere
 
     def cluster_of(self, place: str) -> list[str]:
         """The place and the places it goes with, for boosting (canonical forms, place first).

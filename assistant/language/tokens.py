@@ -109,6 +109,7 @@ class Tokenizer:
         self.stopwords: frozenset[str] = frozenset(
             normalize(line) for _, line in read_lines(resources_dir / "stopwords.txt"))
         self._jieba: jieba.Tokenizer | None = None
+        self._tagged: dict[str, frozenset[str]] | None = None
         self._parts_cache: dict[str, tuple[str, ...]] = {}
         self._block_cache: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -246,6 +247,22 @@ class Tokenizer:
             self._parts_cache.clear()
         self._parts_cache[word] = parts
         return parts
+
+    def tagged(self) -> dict[str, frozenset[str]]:
+        """Words of jieba's main dictionary by tag: ``"ns"`` place names (~18k), read by the first
+        caller (a set, not jieba's 350k-entry tag table)."""
+        if self._tagged is None:
+            self.jieba()  # the dictionary file is jieba's
+            with self._lock:
+                if self._tagged is None:
+                    places = set()
+                    with self.jieba().get_dict_file() as handle:
+                        for line in handle:
+                            parts = line.decode("utf-8").split()
+                            if len(parts) >= 3 and len(parts[0]) >= 2 and parts[2] == "ns":
+                                places.add(parts[0])
+                    self._tagged = {"ns": frozenset(places)}
+        return self._tagged
 
     def is_stopword(self, token: str) -> bool:
         """Whether ``token`` is a function word dropped from queries and the index."""
