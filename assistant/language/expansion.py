@@ -122,7 +122,8 @@ class Expansion:
 
         An English glossary phrase is one concept whose members are its Chinese targets' tokens
         (``investment attraction`` → 招商引资); another English word, its common dictionary
-        headwords (``land`` → 土地) — or itself when it has none (it matches English documents); a
+        headwords after the word itself (``land`` → land, 土地: the English word matches English
+        documents, and the concept weighs as an unknown word where the index has no English); a
         colloquial word, itself and its written forms (看病 → 就医, 医疗); any other Chinese word,
         itself and its 词林 synonyms. The question's own word comes first in its group.
         """
@@ -143,7 +144,7 @@ class Expansion:
         for token in dict.fromkeys(tokenize(question)):
             if token in covered or (token.isascii() and token in glossed):
                 continue
-            concepts.append((*self._translations(token),) or (token,) if token.isascii()
+            concepts.append((token, *self._translations(token)) if token.isascii()
                             else (token, *self._synonyms(token)))
         return concepts
 

@@ -40,9 +40,10 @@ def weigh_concepts(snap: Snapshot, analysis: QuestionAnalysis, unknown_term_weig
         weight = max(idf_all[t] for t in (known or group))
         if group[0] in snap.keyword.vocab:
             weight = min(weight, idf_all[group[0]])
-        if not known and all(t.isascii() for t in group):
+        if group[0].isascii() and group[0] not in snap.keyword.vocab:
             # An English word the glossary does not know and no document uses: it still counts
-            # against coverage (the question asks about something), but for less.
+            # against coverage (the question asks about something), but for less — also when the
+            # dictionary gave Chinese for it (a guess at its sense must not outweigh a known word).
             weight *= unknown_term_weight
         if group in analysis.framing:
             weight *= GENERIC_WEIGHT  # "第三条里税收怎么分？": 第三条 points into the conversation
