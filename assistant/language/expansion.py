@@ -87,16 +87,22 @@ class Expansion:
         that is also an English word (``Mile``, marked in ``divisions.tsv``) counts only written
         with a capital. A reading several places share names alone the one higher in rank
         (Guiyang: the city 贵阳, not the county 桂阳), else none (Jinping: 锦屏, 金平 — and a person);
-        with its division word it names them all (``Jinping County``)."""
+        with its division word it names them all (``Jinping County``), or with "County" its
+        counties (``Guiyang County`` → 桂阳)."""
         names = self.tokenizer.places
         for reading, places in names.pinyin.items():
             words = tuple(reading.split())
             shorts = tuple(dict.fromkeys(short for _, short in sorted(places)))
             top = min(level for level, _ in places)
-            alone = {short for level, short in places if level == top}
-            keyed = [(words + suffix, shorts) for suffix in _DIVISION_WORDS]
+            alone = tuple(dict.fromkeys(short for level, short in places if level == top))
+            counties = tuple(dict.fromkeys(short for level, short in places if level == 3)) or shorts
+            named = alone if len(alone) == 1 else shorts  # "Guiyang districts" are 贵阳's
+            # "District" may be a county-level district (叙州区) or a city's districts: every
+            # candidate, resolved by the places beside it (Places.places_in).
+            keyed = [(words + suffix, counties if suffix[-1] == "county" else shorts if suffix[-1] == "district"
+                      else named) for suffix in _DIVISION_WORDS]
             if len(alone) == 1:
-                keyed.append((words, tuple(alone)))
+                keyed.append((words, alone))
             for key, targets in keyed:
                 if key not in self.glossary:
                     self.glossary[key] = targets

@@ -42,6 +42,7 @@ class PlaceNames:
         #: full forms of divisions and areas: jieba words that are always a place
         self.full_forms: set[str] = set()
         self._parents: dict[str, list[str]] = {}  # county → its prefecture (canonical forms)
+        self.rank: dict[str, int] = {}  # short form → its highest level (1 province … 3 county)
         #: toneless pinyin (nanming) → (level, short form) of the places read so (1 province … 3 county)
         self.pinyin: dict[str, list[tuple[int, str]]] = {}
         self.english_readings: set[str] = set()  # readings that are English words too (Mile, Dean)
@@ -79,6 +80,7 @@ class PlaceNames:
             if len(fields) == 7 and fields[6] == "word":
                 ambiguous.add(short)
             by_code[code] = (short, parent)
+            self.rank[short] = min(self.rank.get(short, 3), int(fields[1]))
             self._add(full, short)
             for suffix, informal in (("自治州", "州"), ("自治县", "县")):
                 if full.endswith(suffix) and short != full:  # 黔南州, 威宁自治县: how people write them
@@ -168,13 +170,29 @@ class Places:
         next to another place name (``place_ambiguous.txt``).
         """
         found = self.names.found_in(self.tokenizer.cut(text))
+        readings: list[tuple[int, list[str]]] = []  # pinyin hits, each with its candidate places
         for at, targets in self.expansion.glossary_hits(text):
-            for target in targets:
-                canonical = self.names.canonical.get(target)
-                if canonical is not None:
-                    found.append((at, canonical))
+            places = [self.names.canonical[t] for t in targets if t in self.names.canonical]
+            if places:
+                readings.append((at, places))
+        named = {c for _, c in found} | {ps[0] for _, ps in readings if len(ps) == 1}
+        for at, places in readings:
+            found.extend((at, c) for c in self._resolve(places, named))
         found.sort(key=lambda item: item[0])
         return list(dict.fromkeys(canonical for _, canonical in found))
+
+    def _resolve(self, places: list[str], named: set[str]) -> list[str]:
+        """The places a pinyin reading several share stands for: those whose prefecture the text
+        names too (Xuzhou District of Yibin → 叙州, not 徐州), else the one higher in rank if it is
+        alone there (Guiyang districts → the city 贵阳, not the county 桂阳), else all of them."""
+        if len(places) == 1:
+            return places
+        in_context = [p for p in places if named.intersection(self.names.related(p)[1:])]
+        if in_context:
+            return in_context
+        rank = self.names.rank
+        top = [p for p in places if rank.get(p, 3) == min(rank.get(q, 3) for q in places)]
+        return top if len(top) == 1 else places
 
     def other_places(self, text: str) -> list[str]:
         """Names of places that are no division of China (东京, 欧洲, 长江) that ``text`` mentions:
