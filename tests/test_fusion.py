@@ -135,7 +135,8 @@ def test_a_part_of_a_longer_term_earns_its_share(lex):
 
 # ---- boosts --------------------------------------------------------------------------------------
 def test_a_named_place_boosts_sections_that_name_it_and_half_for_its_cluster(lex):
-    snap = snapshot(lex, chunk("here", "支持惠水发展。"), chunk("cluster", "支持长顺发展。"),
+    # 惠水's cluster is its prefecture, 黔南 (from the divisions table).
+    snap = snapshot(lex, chunk("here", "支持惠水发展。"), chunk("cluster", "支持黔南州发展。"),
                     chunk("elsewhere", "支持修文发展。"))
     assert boosts(lex, snap, "惠水有哪些发展措施？", only("place_boost")) == {
         "here": 1.0, "cluster": 0.5, "elsewhere": 0.0}

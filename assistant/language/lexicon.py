@@ -5,11 +5,12 @@ by default) and answers for them, so that the index, the retriever and the answe
 word lists:
 
 - :mod:`~assistant.language.tokens` — the token scheme documents and questions share (jieba with
-  ``places.txt`` and ``gov_terms.txt``, ``stopwords.txt``);
+  the place names and ``gov_terms.txt``, ``stopwords.txt``);
 - :mod:`~assistant.language.expansion` — English and everyday words mapped onto the replies'
-  Chinese (``glossary.tsv``, ``synonyms.tsv``);
+  Chinese (``glossary.tsv``, CC-CEDICT, ``colloquial.tsv``, 同义词词林 — see
+  :mod:`~assistant.language.thesaurus`);
 - :mod:`~assistant.language.places` — place names, their canonical forms and the places they go
-  with (``places.txt`` and the ``place_*`` tables).
+  with (``divisions.tsv``, generated from JioNLP's list of China's divisions, and ``place_*``).
 
 Example::
 
@@ -67,7 +68,7 @@ class Lexicon:
         """Identity of how documents are tokenised: the files that decide the cut
         (:data:`~assistant.language.tokens.TOKEN_FILES`), the token scheme and jieba's version. An
         index whose stored tokens carry another fingerprint is re-tokenised by the next ingest.
-        (The glossary, the synonyms and the other place tables are read on the question's side only.)"""
+        (The glossary, the dictionaries and the colloquial words are read on the question's side only.)"""
         return self.tokens.fingerprint()
 
     @property

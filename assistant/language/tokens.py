@@ -2,12 +2,13 @@
 
 BM25 is only as good as its tokens. Out of the box jieba splits the words this domain is about
 (营商/环境, 建设/用地, 黔/中/城市群, 观/山湖) and place names — the most selective words in a
-reply — come out in pieces. The user dictionaries ``places.txt`` and ``gov_terms.txt`` fix that.
+reply — come out in pieces. The place names (``divisions.tsv``, ``place_areas.tsv``) and the user
+dictionary ``gov_terms.txt`` fix that.
 
 Token scheme (the same for documents and questions):
 
 1. NFKC, lower case, apostrophes inside Latin words removed (``Gui'an`` → ``guian``);
-2. jieba's accurate cut with HMM, on a private ``jieba.Tokenizer`` holding the two user dictionaries;
+2. jieba's accurate cut with HMM, on a private ``jieba.Tokenizer`` holding the place names and terms;
 3. search mode, done hierarchically: a known word of three or more characters also yields the words
    it is made of, at every level (``城乡建设用地增减挂钩`` → 城乡, 建设用地, 建设, 用地, 增减挂钩, 增减,
    挂钩), so a question that says ``用地`` meets a reply that says the whole term. jieba's own
@@ -50,14 +51,16 @@ if TYPE_CHECKING:  # jieba is imported lazily: importing this module must stay c
 __all__ = ["TOKENIZER_VERSION", "Tokenizer", "fold", "normalize", "stem"]
 
 #: Bump when ``tokenize`` changes how it cuts text, so that indexes re-tokenise their documents.
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"
 #: The files that decide how a text is cut (see :attr:`Tokenizer.fingerprint`).
-TOKEN_FILES = ("places.txt", "gov_terms.txt", "stopwords.txt", "place_aliases.tsv")
+TOKEN_FILES = ("divisions.tsv", "place_areas.tsv", "place_ambiguous.txt", "place_generic.txt",
+               "gov_terms.txt", "stopwords.txt")
 
 _APOSTROPHE = re.compile(r"(?<=[A-Za-z])['’‘`´](?=[A-Za-z])")
 # jieba cuts text in these blocks anyway (its re_han_default); cutting block by block lets us memoise.
 _BLOCK = re.compile(r"([\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+)")
 _CONTENT = re.compile(r"[^\W_]")  # a token must hold a letter, digit or CJK character
+_PLACE_FREQ = 2000  # a division's full name outweighs any split of it
 
 
 def normalize(text: str) -> str:
@@ -106,6 +109,7 @@ class Tokenizer:
         self.stopwords: frozenset[str] = frozenset(
             normalize(line) for _, line in read_lines(resources_dir / "stopwords.txt"))
         self._jieba: jieba.Tokenizer | None = None
+        self._tagged: dict[str, frozenset[str]] | None = None
         self._parts_cache: dict[str, tuple[str, ...]] = {}
         self._block_cache: dict[str, tuple[str, ...]] = {}
         self._lock = threading.Lock()
@@ -147,11 +151,16 @@ class Tokenizer:
             tokenizer.initialize()
         finally:
             jieba_log.setLevel(level)
-        for name in ("places.txt", "gov_terms.txt"):
-            for word, freq, tag in read_userdict(self.resources_dir / name):
-                # A user dictionary may make a word stronger, never weaker than jieba's own count.
-                base = tokenizer.FREQ.get(word) or 0
-                tokenizer.add_word(word, max(freq or 0, base) or None, tag)
+        places = self.places
+        for word in places.full_forms:  # 惠水县, 黔南布依族苗族自治州: always one word, a place
+            tokenizer.add_word(word, max(_PLACE_FREQ, tokenizer.FREQ.get(word) or 0), "ns")
+        for short in set(places.canonical.values()) - places.full_forms - places.ambiguous:
+            if not tokenizer.FREQ.get(short):  # 闵行: just strong enough to stay whole (jieba's suggestion)
+                tokenizer.add_word(short, None, "ns")
+        for word, freq, tag in read_userdict(self.resources_dir / "gov_terms.txt"):
+            # A user dictionary may make a word stronger, never weaker than jieba's own count.
+            base = tokenizer.FREQ.get(word) or 0
+            tokenizer.add_word(word, max(freq or 0, base) or None, tag)
         return tokenizer
 
     def cut(self, text: str) -> list[str]:
@@ -238,6 +247,22 @@ class Tokenizer:
             self._parts_cache.clear()
         self._parts_cache[word] = parts
         return parts
+
+    def tagged(self) -> dict[str, frozenset[str]]:
+        """Words of jieba's main dictionary by tag: ``"ns"`` place names (~18k), read by the first
+        caller (a set, not jieba's 350k-entry tag table)."""
+        if self._tagged is None:
+            self.jieba()  # the dictionary file is jieba's
+            with self._lock:
+                if self._tagged is None:
+                    places = set()
+                    with self.jieba().get_dict_file() as handle:
+                        for line in handle:
+                            parts = line.decode("utf-8").split()
+                            if len(parts) >= 3 and len(parts[0]) >= 2 and parts[2] == "ns":
+                                places.add(parts[0])
+                    self._tagged = {"ns": frozenset(places)}
+        return self._tagged
 
     def is_stopword(self, token: str) -> bool:
         """Whether ``token`` is a function word dropped from queries and the index."""

@@ -133,7 +133,8 @@ def analyse(question: str, lexicon: Lexicon, own: str = "") -> QuestionAnalysis:
         terms=tuple(lexicon.query_terms(question)),
         concepts=concepts,
         carried=_carried(question, own, concepts, lexicon),
-        framing=frozenset(g for g in concepts if all(t in GENERIC_TERMS or ORDINAL.fullmatch(t) for t in g)),
+        # A concept frames the question when the word typed does (its synonyms do not make it a subject).
+        framing=frozenset(g for g in concepts if g[0] in GENERIC_TERMS or ORDINAL.fullmatch(g[0])),
         place_concepts=frozenset(g for g in concepts if all(lexicon.canonical_place(t) for t in g)),
         places=places,
         place_groups=tuple(tuple(lexicon.cluster_of(p)) for p in places),

@@ -35,10 +35,15 @@ def weigh_concepts(snap: Snapshot, analysis: QuestionAnalysis, unknown_term_weig
     out = []
     for group in analysis.concepts:
         known = [t for t in group if t in snap.keyword.vocab]
-        weight = max(idf_all[t] for t in group)
-        if not known and all(t.isascii() for t in group):
+        # Only terms the index holds weigh, and no alternative more than the word asked (group[0]):
+        # a rare synonym the thesaurus added must not make its concept outweigh the others.
+        weight = max(idf_all[t] for t in (known or group))
+        if group[0] in snap.keyword.vocab:
+            weight = min(weight, idf_all[group[0]])
+        if group[0].isascii() and group[0] not in snap.keyword.vocab:
             # An English word the glossary does not know and no document uses: it still counts
-            # against coverage (the question asks about something), but for less.
+            # against coverage (the question asks about something), but for less — also when the
+            # dictionary gave Chinese for it (a guess at its sense must not outweigh a known word).
             weight *= unknown_term_weight
         if group in analysis.framing:
             weight *= GENERIC_WEIGHT  # "第三条里税收怎么分？": 第三条 points into the conversation
