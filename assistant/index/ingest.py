@@ -340,8 +340,9 @@ class Ingestor:
             return 0
         found = self.cache.get_many(self.embedder.model_id, "passage", texts)
         missing = [t for t, v in zip(texts, found) if v is None]
-        if missing:
-            self.cache.put_many(self.embedder.model_id, "passage", missing, self.embedder.embed_passages(missing))
+        for start in range(0, len(missing), 2000):  # stored as they come: an interrupted fill resumes
+            part = missing[start:start + 2000]
+            self.cache.put_many(self.embedder.model_id, "passage", part, self.embedder.embed_passages(part))
         return len(missing)
 
     def _government_chunks(self) -> list[Chunk]:
