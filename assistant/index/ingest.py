@@ -20,7 +20,8 @@ from pathlib import Path
 
 from assistant.embedding import Embedder, EmbeddingCache
 from assistant.index.registry import DocumentRecord, Registry
-from assistant.index.sentence_vectors import MODEL_META, is_government_document, sentence_texts
+from assistant.index.sentence_vectors import (MODEL_META, government_chunks, is_government_document,
+                                              sentence_texts)
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
 from assistant.reading.chunking import chunk_document
@@ -172,7 +173,7 @@ class Ingestor:
             if self.registry.get_meta(MODEL_META) != self.embedder.model_id:
                 # An index built before sentence vectors (or with another model): fill them in once,
                 # from the stored chunks — nothing is re-parsed and no chunk is re-embedded.
-                report.sentences_embedded += self._embed_sentences(self._government_chunks())
+                report.sentences_embedded += self._embed_sentences(government_chunks(self.registry))
                 self.registry.set_meta(MODEL_META, self.embedder.model_id)
             self.registry.set_meta("ingest_dirty", None)
         report.seconds = time.perf_counter() - started
@@ -344,14 +345,6 @@ class Ingestor:
             part = missing[start:start + 2000]
             self.cache.put_many(self.embedder.model_id, "passage", part, self.embedder.embed_passages(part))
         return len(missing)
-
-    def _government_chunks(self) -> list[Chunk]:
-        docs = {d.doc_id: d.suggestion_no for d in self.registry.documents()}
-        by_doc: dict[str, list[Chunk]] = {}
-        for chunk, _ in self.registry.iter_chunks():
-            by_doc.setdefault(chunk.doc_id, []).append(chunk)
-        return [c for doc_id, chunks in by_doc.items()
-                if is_government_document((c.kind for c in chunks), docs.get(doc_id)) for c in chunks]
 
     def _prune(self, paths: list[Path], seen: dict[str, str], failed_files: set[str]) -> int:
         roots = [p.resolve() for p in paths]

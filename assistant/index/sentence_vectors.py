@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.embedding.cache import EmbeddingCache
+from assistant.index.registry import Registry
 from assistant.schema import Chunk
 from assistant.text import split_sentences
 
@@ -33,6 +34,16 @@ def is_government_document(kinds: Iterable[str], suggestion_no: str | None) -> b
     articles) for sources that are cited beside a reply at most; they keep the word-only choice.
     """
     return bool(suggestion_no) or any(k != "intro" for k in kinds)
+
+
+def government_chunks(registry: Registry) -> list[Chunk]:
+    """The stored chunks of the registry's government documents."""
+    numbers = {d.doc_id: d.suggestion_no for d in registry.documents()}
+    by_doc: dict[str, list[Chunk]] = {}
+    for chunk, _ in registry.iter_chunks():
+        by_doc.setdefault(chunk.doc_id, []).append(chunk)
+    return [c for doc_id, chunks in by_doc.items()
+            if is_government_document((c.kind for c in chunks), numbers.get(doc_id)) for c in chunks]
 
 
 def sentence_texts(chunk: Chunk) -> list[str]:
