@@ -45,6 +45,7 @@ MEANING_WEIGHT = 0.5
 MEANING_SPREAD = 2.0
 MEANING_ADMIT = 0.9
 MEANING_OTHER = 0.5
+MEANING_MIN_CHARS = 16
 _LEAD_IN = re.compile(r"[：:]\s*$")
 _ANY = 1e-9  # a score threshold that any sentence naming one of the question's concepts passes
 
@@ -134,6 +135,10 @@ def _meaning(found: Retrieval) -> dict[str, dict[tuple[int, int], float]]:
     # answer only questions about the reply itself, which _card_or_closing handles.
     cosines = {sc.chunk.chunk_id: c for sc in found.results if sc.chunk.kind not in ("card", "closing")
                and (c := found.sentences.cosines(sc.chunk, found.query_vector))}
+    # A short sentence is a title ("四是完善考核机制。", "构建“外环”城市经济圈。"): it restates the
+    # question's topic, closest of all in meaning, and answers nothing; words alone judge it.
+    cosines = {cid: kept for cid, c in cosines.items()
+               if (kept := {(a, b): v for (a, b), v in c.items() if b - a >= MEANING_MIN_CHARS})}
     values = np.array([v for c in cosines.values() for v in c.values()])
     if not len(values):
         return {}
