@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.fusion import Concepts
 from assistant.retrieval.hybrid import Retrieval
@@ -31,6 +33,19 @@ OTHER_DOCUMENT_SHARE = 0.8
 # ... and its best sentence must be nearly as good an answer as the best source's best sentence,
 # judged on the question's aspects (土地 in "惠水的土地"; the place is the retrieval's business).
 RELATIVE_SENTENCE_SCORE = 0.7
+# A sentence's meaning (its e5 cosine with the question) counts beside its words: its cosine
+# relative to the best sentence of the candidate sources, 1 for the best and 0 at MEANING_SPREAD
+# standard deviations below it (e5 cosines bunch between 0.7 and 0.9: absolute ones say little),
+# weighs MEANING_WEIGHT × the question's total concept weight. In the best source, a sentence
+# MEANING_ADMIT close to the best is an answer even without the question's words (a paraphrase);
+# another source gets MEANING_OTHER of the weight, and only for such a sentence (tuned on folds
+# 0-2 of replies-dev, seed-616 and work-reports: more weight cites more sources, and precision
+# falls faster than coverage rises).
+MEANING_WEIGHT = 0.5
+MEANING_SPREAD = 2.0
+MEANING_ADMIT = 0.9
+MEANING_OTHER = 0.5
+MEANING_MIN_CHARS = 16
 _LEAD_IN = re.compile(r"[：:]\s*$")
 _ANY = 1e-9  # a score threshold that any sentence naming one of the question's concepts passes
 
@@ -88,6 +103,8 @@ class _Asked:
     aspects: Concepts
     required: set[tuple[str, ...]]
     facts: list[re.Pattern]
+    meaning: dict[str, dict[tuple[int, int], float]] = field(default_factory=dict)  # chunk → span → 0..1
+    best_source_closest: bool = False  # the best source holds one of the sentences closest in meaning
 
     @classmethod
     def of(cls, found: Retrieval) -> _Asked:
@@ -98,7 +115,36 @@ class _Asked:
         # on that aspect, not by those on the topic carried over from the previous question (which
         # still counts, at its lower weight, in comparing two sentences on the aspect).
         required = {g for g, _ in aspects if g not in q.carried} or {g for g, _ in aspects}
-        return cls(concepts, aspects, required, [kind.holds for kind in q.facts])
+        meaning = _meaning(found)
+        top = meaning.get(found.results[0].chunk.chunk_id, {}) if found.results else {}
+        return cls(concepts, aspects, required, [kind.holds for kind in q.facts], meaning,
+                   max(top.values(), default=0.0) >= MEANING_ADMIT)
+
+    def by_meaning(self, weights: Concepts, sense: float) -> float:
+        """What a sentence's meaning score ``sense`` (0..1) adds to a score over ``weights``."""
+        return MEANING_WEIGHT * sense * sum(w for _, w in weights)
+
+
+def _meaning(found: Retrieval) -> dict[str, dict[tuple[int, int], float]]:
+    """Per candidate source with sentence vectors, each sentence's closeness in meaning to the
+    question relative to the best sentence of all candidates (1 for it, 0 far below); {} without
+    vectors (an index built before them: words alone choose)."""
+    if found.sentences is None or found.query_vector is None or MEANING_WEIGHT <= 0:
+        return {}
+    # A card's lines (the title, the topic) are close in meaning to any question on the reply, but
+    # answer only questions about the reply itself, which _card_or_closing handles.
+    cosines = {sc.chunk.chunk_id: c for sc in found.results if sc.chunk.kind not in ("card", "closing")
+               and (c := found.sentences.cosines(sc.chunk, found.query_vector))}
+    # A short sentence is a title ("四是完善考核机制。", "构建“外环”城市经济圈。"): it restates the
+    # question's topic, closest of all in meaning, and answers nothing; words alone judge it.
+    cosines = {cid: kept for cid, c in cosines.items()
+               if (kept := {(a, b): v for (a, b), v in c.items() if b - a >= MEANING_MIN_CHARS})}
+    values = np.array([v for c in cosines.values() for v in c.values()])
+    if not len(values):
+        return {}
+    best, spread = float(values.max()), MEANING_SPREAD * max(float(values.std()), 0.01)
+    return {cid: {span: max(0.0, 1.0 - (best - v) / spread) for span, v in c.items()}
+            for cid, c in cosines.items()}
 
 
 def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
@@ -226,15 +272,26 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
         return [], 0.0
     aspect_groups = {g for g, _ in asked.aspects}
     facts, required = asked.facts, asked.required
+    meaning = asked.meaning.get(sc.chunk.chunk_id, {})
     scored = []
     for a, b in spans:
         sentence = text[a:b]
         covered = covered_by(sentence, set(lexicon.tokenize(sentence)), asked.concepts, shares)
-        if required and not any(g in required for g, _ in covered):
+        sense = meaning.get((a, b), 0.0)
+        if not must:
+            # Another source is cited for its words; meaning adds a little only to one of the
+            # sentences closest of all, when the best source holds none of them.
+            sense = MEANING_OTHER * sense if sense >= MEANING_ADMIT and not asked.best_source_closest else 0.0
+        close = sense >= MEANING_ADMIT  # a paraphrase of the question, in the best source
+        if required and not any(g in required for g, _ in covered) and not close:
             continue
-        on_aspects = sum(w for g, w in covered if g in aspect_groups) if asked.aspects else None
+        # Comparing sources (and putting aside a best source that answers nothing), meaning counts
+        # only for the closest sentences.
+        on_aspects = (sum(w for g, w in covered if g in aspect_groups)
+                      + (asked.by_meaning(asked.aspects, sense) if close else 0.0) if asked.aspects else None)
         holds = bool(facts) and any(f.search(sentence) for f in facts)
-        scored.append((sum(w for _, w in covered), a, b, on_aspects, holds))
+        scored.append((sum(w for _, w in covered) + asked.by_meaning(asked.concepts, sense), a, b, on_aspects,
+                       holds))
     if facts:
         with_fact = [s for s in scored if s[4]]
         if with_fact or not must:
@@ -245,8 +302,9 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
     if top < min_score:
         return [], top_aspects
     if top <= 0:
-        # Matched on meaning only (e.g. an English question): the section's opening states its point.
-        return ([spans[0]] if must else []), top_aspects
+        # Matched by the retriever on meaning only (e.g. an English question): the sentence closest
+        # in meaning, else the section's opening, which states its point.
+        return ([max(spans, key=lambda s: meaning.get(s, 0.0))] if must else []), top_aspects
     keep = [(s, a, b) for s, a, b, _ in scored if s >= 0.6 * top]
     keep.sort(key=lambda x: -x[0])
     return sorted((a, b) for _, a, b in keep[:MAX_SENTENCES_PER_SOURCE]), top_aspects

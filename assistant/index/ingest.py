@@ -20,6 +20,8 @@ from pathlib import Path
 
 from assistant.embedding import Embedder, EmbeddingCache
 from assistant.index.registry import DocumentRecord, Registry
+from assistant.index.sentence_vectors import (MODEL_META, government_chunks, is_government_document,
+                                              sentence_texts)
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
 from assistant.reading.chunking import chunk_document
@@ -69,6 +71,7 @@ class IngestReport:
     seconds: float = 0.0
     reconciled: bool = False
     retokenized: int = 0  # chunks whose keyword tokens were recomputed for a changed lexicon
+    sentences_embedded: int = 0  # sentences of government documents run through the model
 
     def to_json(self) -> dict:
         return {
@@ -81,6 +84,7 @@ class IngestReport:
             },
             "chunks": {"total": self.chunks_total, "embedded": self.chunks_embedded,
                        "retokenized": self.retokenized},
+            "sentences": {"embedded": self.sentences_embedded},
             "seconds": round(self.seconds, 3),
         }
 
@@ -166,6 +170,11 @@ class Ingestor:
                 self._commit(batch, known, report, progress)
             if prune:
                 report.removed = self._prune(paths, seen, failed_files)
+            if self.registry.get_meta(MODEL_META) != self.embedder.model_id:
+                # An index built before sentence vectors (or with another model): fill them in once,
+                # from the stored chunks — nothing is re-parsed and no chunk is re-embedded.
+                report.sentences_embedded += self._embed_sentences(government_chunks(self.registry))
+                self.registry.set_meta(MODEL_META, self.embedder.model_id)
             self.registry.set_meta("ingest_dirty", None)
         report.seconds = time.perf_counter() - started
         return report
@@ -283,6 +292,10 @@ class Ingestor:
         vectors = self.embedder.embed_passages_cached(texts, self.cache)
         report.chunks_embedded += misses
         progress("embedded", misses)
+        # Sentence vectors go into the cache before the registry commit, like the chunks' vectors.
+        report.sentences_embedded += self._embed_sentences(
+            c for p in batch if is_government_document((c.kind for c in p.chunks), p.record.suggestion_no)
+            for c in p.chunks)
         # One vector-store call per kind for the whole batch (each embedded-Chroma call costs ~50 ms
         # whatever its size). Vectors go in before the registry commits the documents, so a committed
         # document always has its vectors; a crash in between is repaired by reconcile().
@@ -319,6 +332,19 @@ class Ingestor:
             self.vectors.update_metadata(kept)
         if stale:
             self.vectors.delete(stale)
+
+    def _embed_sentences(self, chunks: Iterable[Chunk]) -> int:
+        """Put the sentence vectors of ``chunks`` in the embedding cache; returns how many sentences
+        were run through the model (cache misses)."""
+        texts = list(dict.fromkeys(t for c in chunks for t in sentence_texts(c)))
+        if not texts:
+            return 0
+        found = self.cache.get_many(self.embedder.model_id, "passage", texts)
+        missing = [t for t, v in zip(texts, found) if v is None]
+        for start in range(0, len(missing), 2000):  # stored as they come: an interrupted fill resumes
+            part = missing[start:start + 2000]
+            self.cache.put_many(self.embedder.model_id, "passage", part, self.embedder.embed_passages(part))
+        return len(missing)
 
     def _prune(self, paths: list[Path], seen: dict[str, str], failed_files: set[str]) -> int:
         roots = [p.resolve() for p in paths]

@@ -12,11 +12,14 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from assistant.embedding.cache import EmbeddingCache
 from assistant.index.keyword_index import KeywordIndex
 from assistant.index.registry import DocumentRecord, Registry
+from assistant.index.sentence_vectors import MODEL_META, SentenceVectors
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.schema import Chunk
 from assistant.settings import Settings
@@ -33,6 +36,7 @@ class Snapshot:
     by_doc: dict[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids
     structured_docs: frozenset[str] = frozenset()  # replies (numbered) and sectioned documents
     by_proposer: dict[str, list[str]] = field(default_factory=dict)  # "凌毅" → doc ids of their suggestions
+    sentences: SentenceVectors = field(default_factory=SentenceVectors)  # structured documents' sentences
     _text_keys: dict[str, bytes] = field(default_factory=dict, repr=False)
 
     def text_key(self, chunk: Chunk) -> bytes:
@@ -45,7 +49,9 @@ class Snapshot:
         return key
 
     @classmethod
-    def load(cls, registry: Registry) -> Snapshot:
+    def load(cls, registry: Registry, cache_path: Path | None = None) -> Snapshot:
+        """The registry's current state; with ``cache_path`` (the embedding cache), the sentence
+        vectors of its structured documents too."""
         generation = registry.generation()
         chunks: dict[str, Chunk] = {}
         keyword = KeywordIndex()
@@ -72,8 +78,13 @@ class Snapshot:
                 name = re.sub(r"(代表|委员|同志|等)$", "", name)
                 if len(name) >= 2:
                     by_proposer.setdefault(name, []).append(d.doc_id)
+        sentences = SentenceVectors()
+        if cache_path is not None and Path(cache_path).exists():
+            with EmbeddingCache(cache_path) as cache:
+                sentences = SentenceVectors.load((c for c in chunks.values() if c.doc_id in structured), cache,
+                                                 registry.get_meta(MODEL_META))
         return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured),
-                   by_proposer)
+                   by_proposer, sentences)
 
 
 class SearchIndex:
@@ -90,13 +101,16 @@ class SearchIndex:
         self._checked_at = time.monotonic()
         self._reloading = threading.Lock()
 
+    def _load(self) -> Snapshot:
+        return Snapshot.load(self.registry, self.settings.embedding_cache_file)
+
     @property
     def snapshot(self) -> Snapshot:
         """The current snapshot; checks (cheaply, at most every few seconds) for a newer one."""
         if self._snapshot is None:
             with self._reloading:
                 if self._snapshot is None:
-                    self._snapshot = Snapshot.load(self.registry)
+                    self._snapshot = self._load()
                     self._checked_at = time.monotonic()
             return self._snapshot
         now = time.monotonic()
@@ -115,13 +129,13 @@ class SearchIndex:
         stays unloaded: the first use loads the current one)."""
         with self._reloading:
             if self._snapshot is not None:
-                self._snapshot = Snapshot.load(self.registry)
+                self._snapshot = self._load()
 
     def _reload(self) -> None:
         """Another process changed the index: new registry snapshot, and an embedded vector store
         read afresh from disk (it would go on serving the vectors it loaded)."""
         try:
-            snapshot = Snapshot.load(self.registry)
+            snapshot = self._load()
             self.vectors.reopen()
             self._snapshot = snapshot
         finally:

@@ -17,9 +17,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from assistant.embedding import Embedder
 from assistant.index.document_query import DocumentQuery
 from assistant.index.search_index import SearchIndex, Snapshot
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.language.lexicon import Lexicon
 from assistant.reading.numbers import suggestion_numbers
 from assistant.retrieval.analysis import QuestionAnalysis, analyse
@@ -45,6 +48,8 @@ class Retrieval:
     # weight: a sentence that says 规划 covers "planning commission" (规划委员会) only for 规划's share.
     term_shares: dict[str, float] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    query_vector: np.ndarray | None = None  # the question's e5 vector, for scoring sentences by meaning
+    sentences: SentenceVectors | None = None  # the snapshot's sentence vectors
 
 
 class HybridRetriever:
@@ -81,7 +86,7 @@ class HybridRetriever:
         for name, named_docs in snap.by_proposer.items():
             if name in question:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
-        fused, dense, concepts = self._rank(snap, analysis, doc_ids, focus, timings)
+        fused, dense, concepts, vector = self._rank(snap, analysis, doc_ids, focus, timings)
         t = time.perf_counter()
         relevant, evidence = gate(fused, dense, analysis, known_concepts(snap, concepts), s)
         timings["gate"] = _ms(t)
@@ -95,6 +100,8 @@ class HybridRetriever:
             concepts=concepts,
             term_shares=term_shares(snap, concepts),
             timings_ms=timings,
+            query_vector=vector,
+            sentences=snap.sentences,
         )
 
     def analyse(self, question: str, own: str = "") -> QuestionAnalysis:
@@ -133,7 +140,7 @@ class HybridRetriever:
 
     def _rank(self, snap: Snapshot, analysis: QuestionAnalysis, doc_ids: list[str] | None,
               focus: dict[str, float], timings: dict[str, float]
-              ) -> tuple[list[ScoredChunk], list[tuple[str, float]], Concepts]:
+              ) -> tuple[list[ScoredChunk], list[tuple[str, float]], Concepts, np.ndarray]:
         """Candidates from both lists (and, on a follow-up, from the conversation's documents
         alone), fused and boosted. Returns the fused ranking, the dense list and the concepts."""
         s = self.settings
@@ -158,7 +165,7 @@ class HybridRetriever:
         concepts = self.concepts(snap, analysis)
         fused = fuse(snap, lists, analysis, concepts, s, focus)
         timings["fuse"] = _ms(t)
-        return fused, dense, concepts
+        return fused, dense, concepts, vector
 
     def focus(self, snap: Snapshot, history: list[dict], doc_ids: list[str] | None = None) -> dict[str, float]:
         """The documents the conversation is about, weighted 0..1: those the last turns name (by
@@ -172,7 +179,7 @@ class HybridRetriever:
                          if t.get("role") == "user" and (t.get("content") or "").strip()), "")
         if not previous:
             return {}
-        fused, _, _ = self._rank(snap, self.analyse(previous), doc_ids, {}, {})
+        fused, _, _, _ = self._rank(snap, self.analyse(previous), doc_ids, {}, {})
         for rank, sc in enumerate(fused[:3]):
             out.setdefault(sc.chunk.doc_id, 1.0 if rank == 0 else 0.5)
         return out
