@@ -20,8 +20,12 @@ from pathlib import Path
 
 from assistant.embedding import Embedder, EmbeddingCache
 from assistant.index.registry import DocumentRecord, Registry
-from assistant.index.sentence_vectors import (MODEL_META, government_chunks, is_government_document,
-                                              sentence_texts)
+from assistant.index.sentence_vectors import (
+    MODEL_META,
+    government_chunks,
+    is_government_document,
+    sentence_texts,
+)
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
 from assistant.reading.chunking import chunk_document
