@@ -4,10 +4,11 @@ The ranker is a logistic regression over candidate features (label: the candidat
 phrase). Its out-of-fold scores order each question's candidates; the gate's features are computed
 from that order (stacking: the gate learns from the ranker's behaviour on questions it did not see,
 as at run time), and the gate — a logistic regression, label: answerable and a gold section in the
-top 5 — is cross-validated on the same folds. The two facts about language (an asked-for fact absent
-from the first three sections, a named place or year absent) refuse as checks: as features the model
-could not learn them from 35 unanswerable questions (26% of them refused at 5% answerable refused,
-against 69% for the checks alone), so the model is fitted on the questions the checks let through.
+top 5 — is cross-validated on the same folds. The two facts about language (no fact of the asked-for
+kind in the first three sections, a named place or year absent) refuse as checks
+(:data:`~assistant.retrieval.gate.CHECKS`): as features alone the model could not learn them from 35
+unanswerable questions (26% of them refused at 5% answerable refused), so the model is fitted on the
+questions the checks let through.
 Each held-out fold is refused at a threshold chosen on the other folds alone (an inner
 cross-validation) for ≤ 5% answerable refused, checks included. scikit-learn is a
 training-time dependency (the ``dev`` extra); the app evaluates the written models with numpy.
@@ -25,6 +26,7 @@ import numpy as np
 
 from assistant.evaluation.train import Sample
 from assistant.retrieval.features import CANDIDATE_FEATURES, GATE_FEATURES, question_features
+from assistant.retrieval.gate import CHECKS
 from assistant.retrieval.model import LinearModel
 
 __all__ = ["ANSWERABLE_REFUSED", "cross_validate", "fit_final", "write_models"]
@@ -71,7 +73,7 @@ def gate_rows(samples: Sequence[Sample], rankers: Sequence[LinearModel]) -> tupl
 
 def checked(G: np.ndarray) -> np.ndarray:
     """The questions the checks refuse (:func:`~assistant.retrieval.gate.decide`), from gate features."""
-    return (G[:, GATE_FEATURES.index("fact_missing")] > 0) | (G[:, GATE_FEATURES.index("anchor_miss")] > 0)
+    return np.any(G[:, [GATE_FEATURES.index(name) for name in CHECKS]] > 0, axis=1)
 
 
 def choose_threshold(p: np.ndarray, answerable: np.ndarray, checks: np.ndarray,

@@ -54,6 +54,7 @@ CANDIDATE_FEATURES = (
     "closing_hit",      # a question about how the reply ends, and this is its closing
     "fact_held",        # an asked-for fact (date, amount …) stands next to the subject
     "fact_missing",     # one is asked for and none stands here
+    "fact_anywhere",    # an asked-for fact stands here, next to the subject or not
     "kind_agree",       # the question names 建议/提案 and the reply is one (+1) or the other (−1)
     "focus",            # weight of the conversation's document (follow-ups)
 )
@@ -61,7 +62,7 @@ STATIC_FEATURES = ("unknown_share", "english", "asks_fact", "anchors", "card_int
 GATE_FEATURES = (
     "rank_top", "rank_gap", "rank_top3_mean",
     "top_dense_vs_median", "top_dense_score", "top_dense_rank_inv", "top_lex_rank_inv",
-    "coverage_top3", "card_ok", "fact_missing", "anchor_miss", "fused_ratio",
+    "coverage_top3", "card_ok", "fact_missing", "fact_absent", "anchor_miss", "fused_ratio",
     *STATIC_FEATURES,
 )
 _COL = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
@@ -93,7 +94,8 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
         place = 1.0 if any(p in c.text for p in places) else 0.5 if any(p in c.text for p in cluster) else 0.0
         year = float(any(y in c.index_text or y in c.doc_title for y in analysis.years))
         anchors = len(places) + len(analysis.years)
-        held = refusing and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title])
+        anywhere = refusing and not answer_type_missing(refusing, [c.text], None, [c.doc_title])
+        held = anywhere and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title])
         row[:] = (
             sc.score / (fused[0].score or 1.0), 1.0 / (i + 1),
             float(sc.dense_rank is not None), dense_score, 1.0 / sc.dense_rank if sc.dense_rank else 0.0,
@@ -105,7 +107,7 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
             float(bool(c.suggestion_no)), float(c.kind != "intro" or c.doc_id in snap.structured_docs),
             float(c.kind == "card"), float(c.kind == "closing"),
             float(analysis.card_intent and c.kind == "card"), float(analysis.closing_intent and c.kind == "closing"),
-            float(bool(held)), float(bool(refusing) and not held),
+            float(bool(held)), float(bool(refusing) and not held), float(bool(anywhere)),
             (1.0 if c.doc_kind in kind_named else -1.0) if kind_named and c.doc_kind else 0.0,
             focus.get(c.doc_id, 0.0),
         )
@@ -130,18 +132,19 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     """:data:`GATE_FEATURES` from the candidates ``X`` ordered best first by the ranker's
     ``logits`` (same order); an empty list gives the features of nothing found."""
     if not len(X):
-        return np.concatenate([[-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0], static])
+        return np.concatenate([[-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0], static])
     col = _COL
     top = X[0]
     top2, top3 = X[:2], X[:3]
     card_ok = float(top2[:, col["card_hit"]].any() or top2[:, col["closing_hit"]].any())
-    fact_missing = float(not card_ok and static[STATIC_FEATURES.index("asks_fact")] > 0
-                         and not top3[:, col["fact_held"]].any())
+    asks = not card_ok and static[STATIC_FEATURES.index("asks_fact")] > 0
+    fact_missing = float(asks and not top3[:, col["fact_held"]].any())
+    fact_absent = float(asks and not top3[:, col["fact_anywhere"]].any())
     second = X[1, col["fused_rel"]] if len(X) > 1 else 0.0
     return np.concatenate([[
         logits[0], logits[0] - (logits[1] if len(logits) > 1 else -10.0), float(np.mean(logits[:3])),
         top[col["dense_vs_median"]], top[col["dense_score"]], top[col["dense_rank_inv"]],
-        top[col["lex_rank_inv"]], float(top3[:, col["coverage"]].max()), card_ok, fact_missing,
+        top[col["lex_rank_inv"]], float(top3[:, col["coverage"]].max()), card_ok, fact_missing, fact_absent,
         float(top3[:, col["anchor_miss"]].min()), top[col["fused_rel"]] / (second or 1e-3) if second else 10.0,
     ], static])
 
