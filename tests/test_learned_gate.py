@@ -20,23 +20,13 @@ def test_a_question_the_reply_answers_passes_the_gate(seed_assistant):
 
 @pytest.mark.parametrize("question, check", [
     ("2031年惠水的土地政策有哪些？", "unanchored"),  # a year the reply does not have
-    ("北京市的专项债券额度怎么安排？", "unanchored"),  # a place the corpus does not cover
+    ("北京市的土地政策怎么保障？", "unanchored"),  # a place the corpus does not cover
     ("惠水的土地政策是哪个电话号码负责咨询？", "fact_missing"),  # a contact the sections do not give
 ])
 def test_what_the_language_says_must_be_there_is_refused(seed_assistant, question, check):
     found = seed_assistant.retriever.retrieve(question)
     assert not found.relevant and found.reason == "no_match"
     assert found.evidence["check"] == check
-
-
-@pytest.mark.parametrize("question", [
-    "乒乓球比赛的发球规则是什么？",
-    "What is a good recipe for banana bread?",
-])
-def test_a_question_nothing_answers_is_refused_by_the_model(seed_assistant, question):
-    found = seed_assistant.retriever.retrieve(question)
-    assert not found.relevant
-    assert found.evidence["check"] or found.evidence["p_answerable"] < found.evidence["threshold"]
 
 
 def test_a_threshold_in_the_settings_overrides_the_models(seed_assistant):

@@ -26,7 +26,7 @@ import numpy as np
 
 from assistant.evaluation.train import Sample
 from assistant.retrieval.features import CANDIDATE_FEATURES, GATE_FEATURES, question_features
-from assistant.retrieval.gate import CHECKS
+from assistant.retrieval.gate import ANSWERS, CHECKS
 from assistant.retrieval.model import LinearModel
 
 __all__ = ["ANSWERABLE_REFUSED", "cross_validate", "fit_final", "write_models"]
@@ -72,15 +72,21 @@ def gate_rows(samples: Sequence[Sample], rankers: Sequence[LinearModel]) -> tupl
 
 
 def checked(G: np.ndarray) -> np.ndarray:
-    """The questions the checks refuse (:func:`~assistant.retrieval.gate.decide`), from gate features."""
+    """The questions the checks decide (:func:`~assistant.retrieval.gate.decide`): refused by one, or
+    answered from the card; the model is fitted and thresholded on the others."""
+    return refused_by_checks(G) | (G[:, GATE_FEATURES.index(ANSWERS)] > 0)
+
+
+def refused_by_checks(G: np.ndarray) -> np.ndarray:
     return np.any(G[:, [GATE_FEATURES.index(name) for name in CHECKS]] > 0, axis=1)
 
 
-def choose_threshold(p: np.ndarray, answerable: np.ndarray, checks: np.ndarray,
+def choose_threshold(p: np.ndarray, answerable: np.ndarray, checks: np.ndarray, refusing: np.ndarray,
                      share: float = ANSWERABLE_REFUSED) -> float:
-    """The highest threshold that refuses (p < threshold) at most ``share`` of the answerable, those
-    the checks refuse included (0: the checks spent the budget, the model refuses nothing more)."""
-    budget = int(np.floor(share * answerable.sum())) - int((checks & answerable).sum())
+    """The highest threshold that refuses (p < threshold, among the questions the ``checks`` leave to
+    the model) at most ``share`` of the answerable, those the checks refuse (``refusing``) included
+    (0: the checks spent the budget, the model refuses nothing more)."""
+    budget = int(np.floor(share * answerable.sum())) - int((refusing & answerable).sum())
     ps = np.sort(p[answerable & ~checks])
     return float(ps[budget]) if 0 <= budget < len(ps) else 0.0
 
@@ -107,6 +113,7 @@ def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None]
     G, y, ordered = gate_rows(samples, rankers)
     answerable = np.array([s.answerable for s in samples])
     checks = checked(G)
+    refusing = refused_by_checks(G)
     p = np.zeros(len(samples))
     refused = np.zeros(len(samples), dtype=bool)
     for f in range(n):
@@ -116,14 +123,14 @@ def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None]
             train = (fold != f) & (fold != g) & ~checks
             inner[fold == g] = _fit(G[train], y[train], GATE_FEATURES).probability(G[fold == g])
         out = fold != f
-        threshold = choose_threshold(inner[out], answerable[out], checks[out])
+        threshold = choose_threshold(inner[out], answerable[out], checks[out], refusing[out])
         p[fold == f] = _fit(G[out & ~checks], y[out & ~checks], GATE_FEATURES).probability(G[fold == f])
-        refused[fold == f] = (p[fold == f] < threshold) | checks[fold == f]
+        refused[fold == f] = refusing[fold == f] | ((p[fold == f] < threshold) & ~checks[fold == f])
     figures = {"folds": n, "questions": len(samples), "by_kind": _by_kind(samples, ordered, refused),
                "calibration": _calibration(p[~checks], y[~checks]),
-               "refused_by_checks": {"answerable": round(float(checks[answerable].mean()), 3),
-                                     "unanswerable": round(float(checks[~answerable].mean()), 3)},
-               "threshold": choose_threshold(p, answerable, checks),
+               "refused_by_checks": {"answerable": round(float(refusing[answerable].mean()), 3),
+                                     "unanswerable": round(float(refusing[~answerable].mean()), 3)},
+               "threshold": choose_threshold(p, answerable, checks, refusing),
                "gate_features_oof": [g.tolist() for g in G], "gate_labels": y.tolist()}
     _print(figures, say)
     return figures

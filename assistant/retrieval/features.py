@@ -62,10 +62,16 @@ STATIC_FEATURES = ("unknown_share", "english", "asks_fact", "anchors", "card_int
 GATE_FEATURES = (
     "rank_top", "rank_gap", "rank_top3_mean",
     "top_dense_vs_median", "top_dense_score", "top_dense_rank_inv", "top_lex_rank_inv",
-    "coverage_top3", "card_ok", "fact_missing", "fact_absent", "anchor_miss", "fused_ratio",
+    "coverage_top3", "card_ok", "fact_missing", "fact_absent", "anchor_miss", "nothing_matches", "fused_ratio",
     *STATIC_FEATURES,
 )
 _COL = {name: i for i, name in enumerate(CANDIDATE_FEATURES)}
+# "Nothing matches": under this idf share of the question's concepts in the first three sections and
+# this dense margin of the first, no section speaks of the question at all ("What is the pension rate
+# in Shanghai?" over one reply on Guizhou). The tunable sets hold no such question (none of their
+# unanswerable ones covers less than 0.2), so the model cannot learn it: the gate checks it.
+NOTHING_COVERAGE = 0.1
+NOTHING_MARGIN = 0.025
 _ZH_KIND = (("人大代表建议", re.compile(r"建议|人大|代表")), ("政协提案", re.compile(r"提案|政协|委员")))
 _EN_KIND = (("人大代表建议", re.compile(r"\bsuggestion|\bdeput", re.IGNORECASE)),
             ("政协提案", re.compile(r"\bproposal|\bcppcc|\bmember", re.IGNORECASE)))
@@ -132,7 +138,7 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     """:data:`GATE_FEATURES` from the candidates ``X`` ordered best first by the ranker's
     ``logits`` (same order); an empty list gives the features of nothing found."""
     if not len(X):
-        return np.concatenate([[-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0], static])
+        return np.concatenate([[-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0, 1.0], static])
     col = _COL
     top = X[0]
     top2, top3 = X[:2], X[:3]
@@ -141,11 +147,13 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     fact_missing = float(asks and not top3[:, col["fact_held"]].any())
     fact_absent = float(asks and not top3[:, col["fact_anywhere"]].any())
     second = X[1, col["fused_rel"]] if len(X) > 1 else 0.0
+    coverage = float(top3[:, col["coverage"]].max())
+    nothing = float(coverage < NOTHING_COVERAGE and top[col["dense_vs_median"]] < NOTHING_MARGIN and not card_ok)
     return np.concatenate([[
         logits[0], logits[0] - (logits[1] if len(logits) > 1 else -10.0), float(np.mean(logits[:3])),
         top[col["dense_vs_median"]], top[col["dense_score"]], top[col["dense_rank_inv"]],
-        top[col["lex_rank_inv"]], float(top3[:, col["coverage"]].max()), card_ok, fact_missing, fact_absent,
-        float(top3[:, col["anchor_miss"]].min()), top[col["fused_rel"]] / (second or 1e-3) if second else 10.0,
+        top[col["lex_rank_inv"]], coverage, card_ok, fact_missing, fact_absent,
+        float(top3[:, col["anchor_miss"]].min()), nothing, top[col["fused_rel"]] / (second or 1e-3) if second else 10.0,
     ], static])
 
 
