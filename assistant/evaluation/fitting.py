@@ -58,15 +58,18 @@ def fit_ranker(samples: Sequence[Sample]) -> LinearModel:
                 C=RANKER_C)
 
 
-def gate_rows(samples: Sequence[Sample], rankers: Sequence[LinearModel]) -> tuple[np.ndarray, np.ndarray, list]:
-    """Each question's gate features with its candidates in ``rankers[i]``'s order, its label, and
-    each question's reordered candidate labels."""
+def gate_rows(samples: Sequence[Sample], rankers: Sequence[LinearModel], rerank: bool = False
+              ) -> tuple[np.ndarray, np.ndarray, list]:
+    """Each question's gate features with its candidates in ``rankers[i]``'s order (the fused order
+    unless ``rerank``, as the app's ``rerank`` setting), its label, and each question's candidate
+    labels in the ranker's order (for the ranker's figures)."""
     rows, ys, ordered = [], [], []
     for s, ranker in zip(samples, rankers):
         logits = ranker.logits(s.X) if len(s.X) else np.zeros(0)
-        order = np.argsort(-logits, kind="stable")
+        by_ranker = np.argsort(-logits, kind="stable")
+        order = by_ranker if rerank else np.arange(len(s.X))
         rows.append(question_features(s.static, s.X[order], logits[order]))
-        ordered.append(s.labels[order])
+        ordered.append(s.labels[by_ranker])
         ys.append(s.answerable and bool(s.labels[order][:TOP].any()))
     return np.vstack(rows), np.array(ys), ordered
 
@@ -101,7 +104,8 @@ def _folds(samples: Sequence[Sample], n: int) -> np.ndarray:
     return fold
 
 
-def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None] = print) -> dict:
+def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None] = print,
+                   rerank: bool = False) -> dict:
     """Cross-validated figures (by kind, calibration) of the ranker and gate; the out-of-fold gate
     probabilities choose the threshold shipped (under key ``threshold``)."""
     fold = _folds(samples, n)
@@ -110,7 +114,7 @@ def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None]
         ranker = fit_ranker([s for s, g in zip(samples, fold) if g != f])
         for i in np.flatnonzero(fold == f):
             rankers[i] = ranker
-    G, y, ordered = gate_rows(samples, rankers)
+    G, y, ordered = gate_rows(samples, rankers, rerank)
     answerable = np.array([s.answerable for s in samples])
     checks = checked(G)
     refusing = refused_by_checks(G)

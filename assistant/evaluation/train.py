@@ -140,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_kinds(questions, read_kinds_table(root / "eval" / "kinds.tsv"))
     console.print(f"提问 / asking {len(questions)} questions")
     samples = collect(assistant, questions)
-    figures = cross_validate(samples, args.folds, console.print)
+    figures = cross_validate(samples, args.folds, console.print, rerank=Settings().rerank)
     ranker, gate = fit_final(samples, figures, meta={"sets": [str(p) for p in sets], "folds": args.folds,
                                                      "distractors": args.distractors})
     write_models(args.models_dir, ranker, gate)

@@ -99,7 +99,7 @@ class HybridRetriever:
         if self.observer is not None:
             self.observer(question, top, X, static)
         logits = self.ranker.logits(X) if len(top) else np.zeros(0)
-        order = np.argsort(-logits, kind="stable")
+        order = np.argsort(-logits, kind="stable") if s.rerank else np.arange(len(top))
         ranked = [top[i] for i in order] + fused[s.rerank_n:]
         relevant, evidence = decide(self.gate_model, question_features(static, X[order], logits[order]),
                                     s.gate_threshold)
