@@ -4,17 +4,20 @@
       ┌──────────────────────────────────────────────────────────────────────────────────┘
       ├─ query terms ─→ BM25 (jieba tokens, glossary for English) ─┐
       └─ e5 "query: " vector ─→ Chroma (cosine)                    ─┴→ RRF → boosts → dedupe
-                                                                      → relevance gate → top-k
+        → features of the top n → learned ranker (re-orders them) → learned gate (P answerable) → top-k
 
 Implicit filters come from the question itself: a suggestion number ("第616号") limits the search to
 that reply (and an unknown number is refused outright); place names (惠水) favour sections that
 name the place or its town cluster; questions about the proposer, number, session or handling units
 favour the reply's document card. The reading is :mod:`~assistant.retrieval.analysis`, the fusion
-and boosts :mod:`~assistant.retrieval.fusion`, the gate :mod:`~assistant.retrieval.gate`.
+and boosts :mod:`~assistant.retrieval.fusion` (the candidate generator), the features
+:mod:`~assistant.retrieval.features`, the models :mod:`~assistant.retrieval.model` and the gate
+:mod:`~assistant.retrieval.gate`.
 """
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,8 +29,10 @@ from assistant.index.sentence_vectors import SentenceVectors
 from assistant.language.lexicon import Lexicon
 from assistant.reading.numbers import suggestion_numbers
 from assistant.retrieval.analysis import QuestionAnalysis, analyse
+from assistant.retrieval.features import candidate_features, question_features, static_features
 from assistant.retrieval.fusion import Concepts, fuse, term_shares, weigh_concepts
-from assistant.retrieval.gate import gate, known_concepts
+from assistant.retrieval.gate import decide, known_concepts
+from assistant.retrieval.model import shipped_models
 from assistant.retrieval.references import named_documents
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
@@ -60,6 +65,10 @@ class HybridRetriever:
         self.index = index
         self.embedder = embedder
         self.lexicon = lexicon
+        self.ranker, self.gate_model = shipped_models()  # a missing or stale model file fails here
+        # Called with (question, candidates, their features, the question's own features) on each
+        # ranked question: how `assistant train` collects its data through the app's own path.
+        self.observer: Callable[[str, list[ScoredChunk], np.ndarray, np.ndarray], None] | None = None
 
     def retrieve(self, question: str, filters: dict | None = None, k: int | None = None,
                  history: list[dict] | None = None, own: str = "") -> Retrieval:
@@ -88,11 +97,20 @@ class HybridRetriever:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
         fused, dense, concepts, vector = self._rank(snap, analysis, doc_ids, focus, timings)
         t = time.perf_counter()
-        relevant, evidence = gate(fused, dense, analysis, known_concepts(snap, concepts), s)
+        top = fused[:s.rerank_n]
+        X = candidate_features(snap, analysis, known_concepts(snap, concepts), top, dense, focus)
+        static = static_features(snap, analysis, concepts)
+        if self.observer is not None:
+            self.observer(question, top, X, static)
+        logits = self.ranker.logits(X) if len(top) else np.zeros(0)
+        order = np.argsort(-logits, kind="stable") if s.rerank else np.arange(len(top))
+        ranked = [top[i] for i in order] + fused[s.rerank_n:]
+        relevant, evidence = decide(self.gate_model, question_features(static, X[order], logits[order]),
+                                    s.gate_threshold)
         timings["gate"] = _ms(t)
         return Retrieval(
             query=question,
-            results=fused[:k],
+            results=ranked[:k],
             relevant=relevant,
             analysis=analysis,
             reason="" if relevant else "no_match",
