@@ -94,7 +94,7 @@ class Settings(BaseSettings):
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
     unknown_term_weight: float = Field(0.3, description="weight of English words no document uses")
     rerank_n: int = Field(20, ge=1, description="fused candidates the learned ranker scores "
-                          "(the ranker and gate are fitted on this depth: `assistant train`)")
+                          "(the ranker and gate are fitted on this depth: `python -m assistant.evaluation.train`)")
     rerank: bool = Field(False, description="re-order them by the ranker; off: cross-validated it does not beat "
                          "the fusion (hit@1 0.800 both, hit@5 0.936 vs 0.932) and it moved a seed follow-up's "
                          "answer; its scores still inform the gate (refit after changing this)")

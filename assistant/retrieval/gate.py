@@ -1,13 +1,13 @@
 """The relevance gate: is what retrieval found relevant enough to answer from, or is it a refusal?
 
 The decision is a learned, calibrated model (:mod:`~assistant.retrieval.model`, fitted by
-``assistant train``): P(answerable from these sources) from the question's features
+``python -m assistant.evaluation.train``): P(answerable from these sources) from the question's features
 (:func:`~assistant.retrieval.features.question_features`) — the ranker's confidence in its first
 candidates, how far the best cosine stands above the list's median, concept coverage, whether the
 card answers a question about the reply itself — refused below a threshold chosen on held-out folds.
 
 Two facts about language stay checks — they refuse whatever the probability (as features the model
-could not learn them from the few unanswerable questions there are; see ``assistant train``'s
+could not learn them from the few unanswerable questions there are; see ``python -m assistant.evaluation.train``'s
 figures) — computed here for the features:
 
 - **anchors** — a place or a year the question names must appear in what would answer it (the

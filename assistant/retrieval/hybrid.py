@@ -67,7 +67,7 @@ class HybridRetriever:
         self.lexicon = lexicon
         self.ranker, self.gate_model = shipped_models()  # a missing or stale model file fails here
         # Called with (question, candidates, their features, the question's own features) on each
-        # ranked question: how `assistant train` collects its data through the app's own path.
+        # ranked question: how `python -m assistant.evaluation.train` collects its data through the app's own path.
         self.observer: Callable[[str, list[ScoredChunk], np.ndarray, np.ndarray], None] | None = None
 
     def retrieve(self, question: str, filters: dict | None = None, k: int | None = None,

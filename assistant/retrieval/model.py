@@ -1,5 +1,5 @@
 """The learned ranker's and gate's models: logistic regressions shipped as small JSON files
-(``resources/ranker.json``, ``resources/gate.json``), written by ``assistant train`` and evaluated
+(``resources/ranker.json``, ``resources/gate.json``), written by ``python -m assistant.evaluation.train`` and evaluated
 here with numpy. Nothing is trained at run time.
 
 A model file names the features it was fitted on; a file that is missing, malformed or fitted on
@@ -67,13 +67,13 @@ def load_model(path: Path, features: Sequence[str]) -> LinearModel:
                             np.asarray(data["scale"], float), np.asarray(data["coef"], float),
                             float(data["intercept"]), float(data.get("threshold", 0.5)), data.get("meta", {}))
     except FileNotFoundError as exc:
-        raise ModelFileError(f"模型文件缺失 / model file missing: {path} (run `assistant train`)") from exc
+        raise ModelFileError(f"模型文件缺失 / model file missing: {path} (run `python -m assistant.evaluation.train`)") from exc
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelFileError(f"模型文件无法读取 / unreadable model file {path}: {exc}") from exc
     if model.features != tuple(features):
         raise ModelFileError(
             f"模型与代码的特征不一致 / {path} was fitted on other features than the code computes: "
-            f"file {list(model.features)} vs code {list(features)} (run `assistant train`)")
+            f"file {list(model.features)} vs code {list(features)} (run `python -m assistant.evaluation.train`)")
     if not len(model.mean) == len(model.scale) == len(model.coef) == len(features):
         raise ModelFileError(f"模型文件维度错误 / {path}: {len(features)} features but "
                              f"{len(model.mean)}/{len(model.scale)}/{len(model.coef)} parameters")
