@@ -102,6 +102,9 @@ def test_short_forms_that_are_ordinary_words_need_a_place_beside_them(lex: Lexic
     assert "合作" in lex.place_names.ambiguous
     assert lex.places_in("合作市") == ["合作"]
     assert lex.places_in("发展经开区产业") == []  # a development zone's short form names no place
+    # jieba tags 新建 (南昌's 新建区) as a place: "新建了多少停车泊位" asks about something newly built.
+    assert lex.places_in("景区新建了多少停车泊位？") == []
+    assert lex.places_in("南昌市新建区的学校") == ["南昌", "新建"]
 
 
 # ---------------------------------------------------------------- bad resources are clear errors

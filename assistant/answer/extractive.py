@@ -274,6 +274,7 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
     facts, required = asked.facts, asked.required
     meaning = asked.meaning.get(sc.chunk.chunk_id, {})
     scored = []
+    paraphrase = False  # a sentence close in meaning to the question
     for a, b in spans:
         sentence = text[a:b]
         covered = covered_by(sentence, set(lexicon.tokenize(sentence)), asked.concepts, shares)
@@ -285,10 +286,11 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
         close = sense >= MEANING_ADMIT  # a paraphrase of the question, in the best source
         if required and not any(g in required for g, _ in covered) and not close:
             continue
-        # Comparing sources (and putting aside a best source that answers nothing), meaning counts
-        # only for the closest sentences.
-        on_aspects = (sum(w for g, w in covered if g in aspect_groups)
-                      + (asked.by_meaning(asked.aspects, sense) if close else 0.0) if asked.aspects else None)
+        # Sources are compared on the question's words alone (a paraphrase in the best source must
+        # not crowd out another source that states the answer in the question's words); a best source
+        # whose closest sentence shares none of them still answers (see below: not put aside).
+        on_aspects = sum(w for g, w in covered if g in aspect_groups) if asked.aspects else None
+        paraphrase = paraphrase or close
         holds = bool(facts) and any(f.search(sentence) for f in facts)
         scored.append((sum(w for _, w in covered) + asked.by_meaning(asked.concepts, sense), a, b, on_aspects,
                        holds))
@@ -299,6 +301,8 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
     scored = [s[:4] for s in scored]
     top = max((s for s, _, _, _ in scored), default=0.0)
     top_aspects = max((s if x is None else x for s, _, _, x in scored), default=0.0)
+    if top_aspects <= 0 and paraphrase:
+        top_aspects = _ANY
     if top < min_score:
         return [], top_aspects
     if top <= 0:

@@ -135,7 +135,7 @@ def analyse(question: str, lexicon: Lexicon, own: str = "") -> QuestionAnalysis:
         carried=_carried(question, own, concepts, lexicon),
         # A concept frames the question when the word typed does (its synonyms do not make it a subject).
         framing=frozenset(g for g in concepts if g[0] in GENERIC_TERMS or ORDINAL.fullmatch(g[0])),
-        place_concepts=frozenset(g for g in concepts if all(lexicon.canonical_place(t) for t in g)),
+        place_concepts=frozenset(g for g in concepts if all(_names_a_place(t, places, lexicon) for t in g)),
         places=places,
         place_groups=tuple(tuple(lexicon.cluster_of(p)) for p in places),
         other_places=tuple(lexicon.other_places(question)),
@@ -144,6 +144,14 @@ def analyse(question: str, lexicon: Lexicon, own: str = "") -> QuestionAnalysis:
         closing_intent=bool(CLOSING_INTENT.search(question)),
         facts=asked_facts(question),
     )
+
+
+def _names_a_place(term: str, places: tuple[str, ...], lexicon: Lexicon) -> bool:
+    """Whether ``term`` names a place here: a listed place, unless it is a short form that is also an
+    ordinary word and the question does not use it as a place ("景区新建了多少泊位": 新建 is "newly
+    built", an aspect of the question, not 南昌's 新建区)."""
+    canonical = lexicon.canonical_place(term)
+    return bool(canonical) and (canonical not in lexicon.place_names.ambiguous or canonical in places)
 
 
 def asked_facts(question: str) -> tuple[FactKind, ...]:
