@@ -160,7 +160,8 @@ class HybridRetriever:
               focus: dict[str, float], timings: dict[str, float]
               ) -> tuple[list[ScoredChunk], list[tuple[str, float]], Concepts, np.ndarray]:
         """Candidates from both lists (and, on a follow-up, from the conversation's documents
-        alone), fused and boosted. Returns the fused ranking, the dense list and the concepts."""
+        alone), fused and boosted. Returns the fused ranking, the dense list, the concepts and the
+        question's vector (the answer scores sentences by meaning with it)."""
         s = self.settings
         t = time.perf_counter()
         vector = self.embedder.embed_query(analysis.text)
