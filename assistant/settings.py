@@ -91,6 +91,10 @@ class Settings(BaseSettings):
                                "suggestion number) over other documents")
     focus_boost: float = Field(2.0, description="bonus, on follow-up questions, for the documents the "
                                "conversation is about")
+    sentence_weight: float = Field(42.0, description="penalty for the first fused candidates whose best "
+                                   "sentence is less close in meaning to the question than the best of them, "
+                                   "as a share of a first place's fused score per unit of cosine (0: off); "
+                                   "the best of 0–8 fused units in cross-validation by answering document")
     refuse: bool = Field(True, description="refuse when nothing relevant is found")
     unknown_term_weight: float = Field(0.3, description="weight of English words no document uses")
     rerank_n: int = Field(20, ge=1, description="fused candidates the learned ranker scores "

@@ -23,7 +23,7 @@ import numpy as np
 
 from assistant.index.search_index import Snapshot
 from assistant.retrieval.analysis import QuestionAnalysis
-from assistant.retrieval.fusion import Concepts
+from assistant.retrieval.fusion import Concepts, english
 from assistant.retrieval.gate import answer_type_missing, unanchored
 from assistant.schema import ScoredChunk
 
@@ -126,10 +126,8 @@ def static_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Concep
     about the reply itself, and whether a follow-up's rewrite carried words in."""
     total = sum(w for _, w in concepts) or 1.0
     unknown = sum(w for g, w in concepts if not any(t in snap.keyword.vocab for t in g)) / total
-    text = analysis.text
-    ascii_share = sum(ch.isascii() for ch in text) / (len(text) or 1)
     anchors = len(analysis.places) + len(analysis.other_places) + len(analysis.years)
-    return np.array([unknown, float(ascii_share > 0.6), float(bool(analysis.refusing_facts)),
+    return np.array([unknown, float(english(analysis.text)), float(bool(analysis.refusing_facts)),
                      float(anchors > 0), float(analysis.card_intent or analysis.closing_intent),
                      float(bool(analysis.carried))])
 

@@ -182,7 +182,7 @@ class HybridRetriever:
             timings["focus"] = _ms(t)
         t = time.perf_counter()
         concepts = self.concepts(snap, analysis)
-        fused = fuse(snap, lists, analysis, concepts, s, focus)
+        fused = fuse(snap, lists, analysis, concepts, s, focus, vector)
         timings["fuse"] = _ms(t)
         return fused, dense, concepts, vector
 
