@@ -100,8 +100,8 @@ class Settings(BaseSettings):
     rerank_n: int = Field(20, ge=1, description="fused candidates the learned ranker scores "
                           "(the ranker and gate are fitted on this depth: `python -m assistant.evaluation.train`)")
     rerank: bool = Field(False, description="re-order them by the ranker; off: cross-validated it does not beat "
-                         "the fusion (hit@1 0.843 both, hit@5 0.962 vs the fusion's 0.966) and it moved a seed follow-up's "
-                         "answer; its scores still inform the gate (refit after changing this)")
+                         "the fusion (hit@1 0.843 both, hit@5 0.962 vs the fusion's 0.966) and it moved a "
+                         "seed follow-up's answer; its scores still inform the gate (refit after changing this)")
     gate_threshold: float | None = Field(None, ge=0.0, le=1.0, description="refuse below this probability "
                                          "of answerable; None: the shipped gate's, chosen on held-out folds")
 

@@ -97,7 +97,8 @@ def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts
     ranked = _sorted(found.values())
     if vector is not None and settings.sentence_weight and not english(analysis.text):
         floor = min((score for kind, _, hits in lists if kind == "dense" for _, score in hits), default=0.0)
-        ranked = _sorted(_by_sentences(snap, ranked, vector, floor, settings.sentence_weight / (settings.rrf_k + 1)))
+        weight = settings.sentence_weight / (settings.rrf_k + 1)  # per unit of cosine, in fused score
+        ranked = _sorted(_by_sentences(snap, ranked, vector, floor, weight))
     unique: list[ScoredChunk] = []
     seen: set[bytes] = set()
     for sc in ranked:  # identical text (the same reply ingested twice) is shown once
@@ -133,7 +134,8 @@ def _by_sentences(snap: Snapshot, ranked: list[ScoredChunk], vector: np.ndarray,
     best = []
     for sc in head:
         cosines = snap.sentences.cosines(sc.chunk, vector)
-        best.append(max(cosines.values()) if cosines else sc.dense_score if sc.dense_score is not None else floor)
+        own = sc.dense_score if sc.dense_score is not None else floor
+        best.append(max(cosines.values()) if cosines else own)
     if not best:
         return ranked
     gaps = max(best) - np.asarray(best)
