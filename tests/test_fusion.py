@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from assistant.index.keyword_index import KeywordIndex
 from assistant.index.search_index import Snapshot
+from assistant.index.sentence_vectors import SentenceVectors
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.analysis import analyse
 from assistant.retrieval.fusion import (
@@ -24,9 +26,10 @@ from assistant.retrieval.fusion import (
 )
 from assistant.schema import Chunk
 from assistant.settings import Settings
+from assistant.text import split_sentences
 
 BOOSTS = ("coverage_weight", "place_boost", "card_boost", "year_boost", "structure_boost", "reply_boost",
-          "focus_boost")
+          "focus_boost", "sentence_weight")
 NONE = Settings().with_overrides(**{name: 0.0 for name in BOOSTS})
 TOP = 1.0 / (NONE.rrf_k + 1)  # a first place on one list: the unit of every boost
 
@@ -171,3 +174,46 @@ def test_a_follow_up_favours_the_documents_the_conversation_is_about(lex):
                     chunk("c", "扩大社会参与。", doc="third"))
     focus = {"first": 1.0, "second": 0.5}
     assert boosts(lex, snap, "协调", only("focus_boost"), focus) == {"a": 1.0, "b": 0.5, "c": 0.0}
+
+
+# ---- sentences -----------------------------------------------------------------------------------
+def with_sentences(snap: Snapshot, cosines: dict[str, list[float]]) -> Snapshot:
+    """``snap`` with sentence vectors whose cosines with the unit question vector (1, 0) are given."""
+    rows, vectors = {}, []
+    for cid, values in cosines.items():
+        assert len(values) == len(split_sentences(snap.chunks[cid].text))
+        rows[cid] = len(vectors)
+        vectors += [(c, float(np.sqrt(1 - c * c))) for c in values]
+    return dataclasses.replace(snap, sentences=SentenceVectors(np.asarray(vectors, np.float16), rows))
+
+
+def test_the_section_whose_best_sentence_is_closest_in_meaning_overtakes(lex):
+    snap = with_sentences(snapshot(lex, chunk("words", "老师课后服务很辛苦。课后服务时间较长。"),
+                                   chunk("meaning", "统筹安排教师弹性上下班。减轻教师非教学负担。")),
+                          {"words": [0.80, 0.82], "meaning": [0.70, 0.95]})
+    lists = [("dense", 1.0, [("words", 0.91), ("meaning", 0.90)])]
+    question, weight = analyse("老师太辛苦了有没有减负办法？", lex), 42.0
+    settings = only("sentence_weight", weight)
+    fused = fuse(snap, lists, question, [], settings, vector=np.array([1.0, 0.0]))
+    assert [sc.chunk.chunk_id for sc in fused] == ["meaning", "words"]
+    gap = float(np.float16(0.95)) - float(np.float16(0.82))  # vectors are stored as float16
+    assert fused[1].score == pytest.approx(TOP - weight * TOP * gap, abs=1e-3 * TOP)
+    assert fused[0].score == pytest.approx(1.0 / (NONE.rrf_k + 2), abs=1e-3 * TOP)
+    # Without the question's vector, at weight 0, or for an English question: the fused order.
+    assert [sc.chunk.chunk_id for sc in fuse(snap, lists, question, [], settings)] == ["words", "meaning"]
+    assert [sc.chunk.chunk_id for sc in fuse(snap, lists, question, [], NONE, vector=np.array([1.0, 0.0]))] == [
+        "words", "meaning"]
+    english = analyse("Is there any way to lighten the load on teachers?", lex)
+    assert [sc.chunk.chunk_id for sc in fuse(snap, lists, english, [], settings, vector=np.array([1.0, 0.0]))] == [
+        "words", "meaning"]
+
+
+def test_a_section_without_sentence_vectors_counts_its_chunk_cosine(lex):
+    snap = with_sentences(snapshot(lex, chunk("reply", "减轻教师非教学负担。"), chunk("news", "教师减负见闻。", doc="news"),
+                                   chunk("unseen", "教师减负。", doc="other")),
+                          {"reply": [0.93]})
+    lists = [("dense", 1.0, [("news", 0.95), ("reply", 0.90)]), ("lexical", 1.0, [("unseen", 5.0)])]
+    fused = fuse(snap, lists, analyse("老师减负", lex), [], only("sentence_weight", 42.0), vector=np.array([1.0, 0.0]))
+    # news: its chunk's 0.95 is the best; reply: 0.93 (its sentence); unseen: the dense list's last, 0.90.
+    assert [sc.chunk.chunk_id for sc in fused] == ["news", "reply", "unseen"]
+    assert fused[2].score == pytest.approx(TOP - 42.0 * TOP * 0.05)

@@ -1,5 +1,6 @@
 """Fusion: the keyword and vector candidate lists merged by weighted reciprocal rank, then boosted
-for what the question asks (its concepts, places, years, intents) and for government documents.
+for what the question asks (its concepts, places, years, intents) and for government documents,
+then the first candidates re-scored by their best sentence's closeness in meaning to the question.
 
 Every boost is a share of a first place's fused score on one list (``1 / (rrf_k + 1)``), so the
 settings read the same whatever ``rrf_k`` is.
@@ -14,12 +15,16 @@ from assistant.retrieval.analysis import QuestionAnalysis
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
 
-__all__ = ["CARRIED_WEIGHT", "GENERIC_WEIGHT", "Concepts", "coverage", "fuse", "term_shares", "weigh_concepts"]
+__all__ = ["CARRIED_WEIGHT", "GENERIC_WEIGHT", "SENTENCE_CANDIDATES", "Concepts", "coverage", "english", "fuse",
+           "term_shares", "weigh_concepts"]
 
 #: Weight of the concepts that frame a question (措施, 第三条) against those that name its subject.
 GENERIC_WEIGHT = 0.3
 #: Weight of the concepts a follow-up's rewrite carried over from earlier turns (vs the user's own).
 CARRIED_WEIGHT = 0.5
+#: The first fused candidates re-scored by their best sentence (the ranker's depth: what the rest
+#: would gain is never enough to reach the first five, and each costs a sentence lookup).
+SENTENCE_CANDIDATES = 20
 
 #: A question's concepts with their weights: (interchangeable terms, idf weight).
 Concepts = list[tuple[tuple[str, ...], float]]
@@ -71,19 +76,29 @@ def coverage(snap: Snapshot, chunk_ids: list[str], concepts: Concepts) -> np.nda
     return np.asarray([w for _, w in concepts]) @ held / total
 
 
+def english(text: str) -> bool:
+    """Whether a question is written in English (mostly ASCII), not in the documents' Chinese."""
+    return sum(ch.isascii() for ch in text) > 0.6 * len(text)
+
+
 def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts: Concepts,
-         settings: Settings, focus: dict[str, float] | None = None) -> list[ScoredChunk]:
+         settings: Settings, focus: dict[str, float] | None = None,
+         vector: np.ndarray | None = None) -> list[ScoredChunk]:
     """Weighted reciprocal-rank fusion of ``(kind, weight, hits)`` lists, plus bonuses for
     covering the question's concepts and places, for government documents' sections, and for
-    the documents a follow-up is about (``focus``: doc id → 0..1). Best first, each text once."""
+    the documents a follow-up is about (``focus``: doc id → 0..1); with the question's ``vector``,
+    the first candidates re-scored by their best sentence (:func:`_by_sentences`). Best first,
+    each text once."""
     found = _reciprocal_rank(snap, lists, settings.rrf_k)
     boosts = _Boosts(snap, analysis, settings, focus or {})
     for sc, cov in zip(found.values(), coverage(snap, list(found), concepts)):
         sc.coverage = float(cov)
         boosts.apply(sc)
-    # Equal scores are ordered by document and position, not by which list saw them first: the
-    # same question over an index with one more document must not swap two tied sections.
-    ranked = sorted(found.values(), key=lambda x: (-round(x.score, 9), x.chunk.doc_id, x.chunk.order))
+    ranked = _sorted(found.values())
+    if vector is not None and settings.sentence_weight and not english(analysis.text):
+        floor = min((score for kind, _, hits in lists if kind == "dense" for _, score in hits), default=0.0)
+        weight = settings.sentence_weight / (settings.rrf_k + 1)  # per unit of cosine, in fused score
+        ranked = _sorted(_by_sentences(snap, ranked, vector, floor, weight))
     unique: list[ScoredChunk] = []
     seen: set[bytes] = set()
     for sc in ranked:  # identical text (the same reply ingested twice) is shown once
@@ -92,6 +107,43 @@ def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts
             seen.add(key)
             unique.append(sc)
     return unique
+
+
+def _sorted(found) -> list[ScoredChunk]:
+    # Equal scores are ordered by document and position, not by which list saw them first: the
+    # same question over an index with one more document must not swap two tied sections.
+    return sorted(found, key=lambda x: (-round(x.score, 9), x.chunk.doc_id, x.chunk.order))
+
+
+def _by_sentences(snap: Snapshot, ranked: list[ScoredChunk], vector: np.ndarray, floor: float,
+                  weight: float) -> list[ScoredChunk]:
+    """Lower each of the first :data:`SENTENCE_CANDIDATES` by ``weight`` × how far its best
+    sentence's cosine with the question falls below the best of them (the rest by the largest such
+    gap, so that none overtakes for not being looked at).
+
+    Why: a citizen's paraphrase shares few words with the section that answers it, so the keyword
+    list and the coverage bonus put a section that repeats the question's words ahead of it, while
+    meaning finds it — and a 400-character section's one answering sentence is closer to the
+    question than the whole section's vector (on the 50 everyday-words questions the best sentence
+    alone ranks the answering section first as often as the chunk vector, and the two disagree
+    where the fusion errs). A section without sentence vectors (news) counts its chunk's cosine,
+    or the dense list's last when that list did not find it. Not for English questions: across
+    languages the cosines of sentences bunch, and the dictionary's keywords rank those well.
+    """
+    head = ranked[:SENTENCE_CANDIDATES]
+    best = []
+    for sc in head:
+        cosines = snap.sentences.cosines(sc.chunk, vector)
+        own = sc.dense_score if sc.dense_score is not None else floor
+        best.append(max(cosines.values()) if cosines else own)
+    if not best:
+        return ranked
+    gaps = max(best) - np.asarray(best)
+    for sc, gap in zip(head, gaps):
+        sc.score -= weight * float(gap)
+    for sc in ranked[SENTENCE_CANDIDATES:]:
+        sc.score -= weight * float(gaps.max())
+    return ranked
 
 
 def _reciprocal_rank(snap: Snapshot, lists: list[Hits], rrf_k: int) -> dict[str, ScoredChunk]:

@@ -3,7 +3,8 @@
     question ─ analyse (once: terms, concepts, places, years, intents, asked-for facts) ─┐
       ┌──────────────────────────────────────────────────────────────────────────────────┘
       ├─ query terms ─→ BM25 (jieba tokens, glossary for English) ─┐
-      └─ e5 "query: " vector ─→ Chroma (cosine)                    ─┴→ RRF → boosts → dedupe
+      └─ e5 "query: " vector ─→ Chroma (cosine)                    ─┴→ RRF → boosts
+        → the first 20 re-scored by their best sentence's cosine (sentence vectors) → dedupe
         → features of the top n → learned ranker (re-orders them) → learned gate (P answerable) → top-k
 
 Implicit filters come from the question itself: a suggestion number ("第616号") limits the search to
@@ -182,7 +183,7 @@ class HybridRetriever:
             timings["focus"] = _ms(t)
         t = time.perf_counter()
         concepts = self.concepts(snap, analysis)
-        fused = fuse(snap, lists, analysis, concepts, s, focus)
+        fused = fuse(snap, lists, analysis, concepts, s, focus, vector)
         timings["fuse"] = _ms(t)
         return fused, dense, concepts, vector
 
