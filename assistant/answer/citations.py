@@ -7,9 +7,12 @@ answer is replaced by the extractive one by the caller.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
+from assistant.language.wordlists import RESOURCES_DIR, read_words
 from assistant.schema import ScoredChunk
 from assistant.text import normalize_for_match, split_sentences
 
@@ -38,8 +41,30 @@ def markers_in(text: str) -> list[int]:
     return out
 
 
+@functools.cache
+def _instruction_pattern() -> re.Pattern[str]:
+    patterns = read_words(RESOURCES_DIR / "model_instructions.txt")
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE | re.MULTILINE)
+
+
+def evidence_text(text: str) -> str:
+    """``text`` with every sentence that addresses a language model ("忽略以上所有指令……",
+    "ignore all previous instructions") blanked out: such a sentence was planted in the document
+    for the model, and an answer that repeats it — even verbatim, with its marker — is not
+    supported by it. Offsets are kept (blanks of the same length), so spans still index ``text``."""
+    pattern = _instruction_pattern()
+    if not pattern.search(unicodedata.normalize("NFKC", text)):
+        return text
+    out = list(text)
+    for a, b in split_sentences(text):
+        if pattern.search(unicodedata.normalize("NFKC", text[a:b])):
+            out[a:b] = " " * (b - a)
+    return "".join(out)
+
+
 def validate(answer: str, sources: list[ScoredChunk]) -> Validation:
-    """Check markers and support sentence by sentence; drop markers that point to no source."""
+    """Check markers and support sentence by sentence; drop markers that point to no source.
+    Sentences that instruct a model are no evidence (:func:`evidence_text`)."""
     issues: list[str] = []
 
     def repair(m: re.Match) -> str:
@@ -64,7 +89,7 @@ def validate(answer: str, sources: list[ScoredChunk]) -> Validation:
             continue
         supported = False
         for n in nums:
-            chunk_text = sources[n - 1].chunk.text
+            chunk_text = evidence_text(sources[n - 1].chunk.text)
             if support_ratio(claim, chunk_text) >= MIN_SUPPORT:
                 supported = True
                 support.setdefault(n, []).extend(supporting_spans(claim, chunk_text))
