@@ -117,6 +117,87 @@ def test_the_rate_limit_holds_across_workers(served):
     assert {code for code, _ in codes} == {200, 429}
 
 
+def test_a_missing_model_stops_serve_with_a_message(tmp_path):
+    env = app_env(data_dir=tmp_path / "data", embedding_model=str(tmp_path / "no-such-model"), workers=2)
+    done = subprocess.run([sys.executable, "-m", "assistant.cli", "serve", "--port", str(free_port())],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 1, done.stderr[-2000:]
+    said = " ".join(done.stderr.split())  # the console wraps long lines
+    assert "找不到嵌入模型文件夹" in said and "Embedding model folder not found" in said
+    assert "Traceback" not in said
+
+
+# ---- the chat page with several processes -------------------------------------------------------
+NGINX = Path("/usr/sbin/nginx")
+
+
+def page_sessions(url: str, n: int = 8) -> tuple[int, list[str]]:
+    """``n`` page sessions (Gradio's queue: join, then the event stream), each asking a question and
+    a follow-up that needs the session's conversation; how many worked, and the failures."""
+    from gradio_client import Client
+
+    worked, failures = 0, []
+    for _ in range(n):
+        try:
+            client = Client(url + "/", verbose=False)
+            first = client.submit("惠水的土地政策有哪些？", [], "zh", api_name="/chat").result(timeout=120)
+            second = client.submit("那税收呢？", [], "zh", api_name="/chat").result(timeout=120)
+            # The chatbot value is rendered from the session's turns: both questions must be there.
+            assert len(first[1]) == 2 and len(second[1]) == 4, (first[1], second[1])
+            worked += 1
+        except Exception as exc:  # noqa: BLE001 — what fails is the finding
+            failures.append(f"{type(exc).__name__}: {exc}"[:200])
+    return worked, failures
+
+
+def nginx_config(tmp: Path, listen: int, ports: list[int]) -> Path:
+    """The shipped ``deploy/nginx-assistant.conf`` on these ports, in a minimal main configuration."""
+    snippet = (ROOT / "deploy" / "nginx-assistant.conf").read_text(encoding="utf-8")
+    snippet = snippet.replace("listen 8080;", f"listen 127.0.0.1:{listen};")
+    for shipped, port in zip(("7861", "7862"), ports, strict=True):
+        snippet = snippet.replace(f"127.0.0.1:{shipped};", f"127.0.0.1:{port};")
+    temp = "".join(f"    {kind}_temp_path {tmp}/{kind};\n" for kind in ("client_body", "proxy", "fastcgi",
+                                                                        "uwsgi", "scgi"))
+    path = tmp / "nginx.conf"
+    path.write_text(f"pid {tmp}/nginx.pid;\nerror_log {tmp}/nginx-error.log;\nevents {{}}\n"
+                    f"http {{\n    access_log off;\n{temp}{snippet}\n}}\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.skipif(not NGINX.exists(), reason="nginx is not installed (apt-get install nginx-light)")
+def test_page_sessions_need_one_process_and_nginx_pins_them(served, tmp_path, model_settings):
+    from servers import record_figures
+
+    _, url, tmp = served
+    # One port, two workers: a session's requests land on either worker (the finding, recorded).
+    one_port, failures = page_sessions(url)
+    record_figures("serve_workers.json", "page_sessions_one_port_2_workers",
+                   {"worked": one_port, "of": 8, "failures": failures[:3]})
+    print(f"page sessions on one port with 2 workers: {one_port}/8 worked; {failures[:2]}")
+    # Two single-worker processes on the same data directory behind the shipped nginx configuration.
+    env = app_env(data_dir=tmp / "data", models_path=model_settings.models_dir,
+                  embedding_cache_path=TEST_CACHE / "embeddings.sqlite3", rate_limit_per_minute=1000)
+    ports, listen = [free_port(), free_port()], free_port()
+    procs = [subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+             for port in ports]
+    nginx = None
+    try:
+        for proc, port in zip(procs, ports, strict=True):
+            assert wait_until_ok(f"http://127.0.0.1:{port}/readyz", proc, 600, 0.5, 5) == "ok"
+        nginx = subprocess.Popen([str(NGINX), "-c", str(nginx_config(tmp_path, listen, ports)),
+                                  "-p", str(tmp_path), "-g", "daemon off;"])
+        proxied = f"http://127.0.0.1:{listen}"
+        assert wait_until_ok(f"{proxied}/readyz", nginx, 30, 0.2, 5) == "ok"
+        worked, failures = page_sessions(proxied)
+        record_figures("serve_workers.json", "page_sessions_nginx_ip_hash", {"worked": worked, "of": 8})
+        assert worked == 8, failures
+    finally:
+        terminate(nginx, grace=10)
+        for proc in procs:
+            terminate(proc, grace=20)
+
+
 def test_a_killed_worker_is_replaced_and_sigterm_stops_all(served):
     proc, url, _ = served
     before = children(proc.pid) & workers_seen(url)
@@ -136,13 +217,3 @@ def test_a_killed_worker_is_replaced_and_sigterm_stops_all(served):
     assert not [pid for pid in tree if alive(pid)], "every worker stopped with the parent"
     with pytest.raises(httpx.HTTPError):
         httpx.get(url + "/healthz", timeout=2)
-
-
-def test_a_missing_model_stops_serve_with_a_message(tmp_path):
-    env = app_env(data_dir=tmp_path / "data", embedding_model=str(tmp_path / "no-such-model"), workers=2)
-    done = subprocess.run([sys.executable, "-m", "assistant.cli", "serve", "--port", str(free_port())],
-                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 1, done.stderr[-2000:]
-    said = " ".join(done.stderr.split())  # the console wraps long lines
-    assert "找不到嵌入模型文件夹" in said and "Embedding model folder not found" in said
-    assert "Traceback" not in said

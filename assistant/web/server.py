@@ -54,6 +54,10 @@ def run(settings: Settings, corpus: list[Path] | None = None) -> None:
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
     console.print(f"打开 / open http://{settings.host}:{settings.port}/ "
                   f"({settings.workers} 个进程 / worker{'s' if settings.workers > 1 else ''})")
+    if settings.workers > 1:  # Gradio keeps a page session in one process (README: Serving)
+        console.print("[yellow]网页对话需固定在一个进程：请用一进程一端口加 ip_hash 代理 / the chat page needs a "
+                      "visitor pinned to one process: one port per process behind deploy/nginx-assistant.conf"
+                      "[/yellow]")
     config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=settings.host, port=settings.port,
                             workers=settings.workers, log_level="info", access_log=False,
                             timeout_graceful_shutdown=10)
