@@ -2,9 +2,9 @@
 
 :func:`run` (the ``serve`` command and ``app.py``) does, in order:
 
-1. **The one-time work in a child process** (:func:`prepare`): the model is prepared and ``--corpus``
-   ingested by a spawned process that exits when done, so no serving process imports torch for an
-   ingest or keeps the ingest's memory, and N workers never race to prepare or ingest.
+1. **The one-time work, once** (:func:`prepare`): the model is prepared and ``--corpus`` ingested by
+   a spawned process that exits when done, so no serving process imports torch for an ingest or
+   keeps the ingest's memory, and N workers never race to prepare or ingest.
 2. **The state directory** where the processes serving on this host share the rate-limit buckets
    and the sign-in back-off (:mod:`assistant.limitstore`).
 3. **uvicorn** with the app factory :func:`worker_app`. One worker: served in this process. N
@@ -86,19 +86,25 @@ def state_dir(settings: Settings) -> Path:
 
 # ---- the one-time work -------------------------------------------------------------------------
 def prepare(settings: Settings, corpus: list[Path]) -> None:
-    """Prepare the model and ingest ``corpus`` in a spawned child process (torch and the ingest's
-    memory leave with it). Raises :class:`ServeError` with the child's message."""
-    try:
-        with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
-            problem = pool.submit(_prepare_here, settings, corpus).result()
-    except BrokenProcessPool as exc:
-        problem = f"准备进程意外退出 / the preparing process died: {exc}"
+    """Prepare the model and ingest ``corpus``; raises :class:`ServeError` with the reason.
+
+    An ingest runs in a spawned child process (torch and the ingest's memory leave with it). The
+    model alone is prepared here: that is a file check when it is ready (no torch), and a child
+    process would cost this start-up a second interpreter."""
+    if not corpus:
+        problem = _prepare_here(settings, corpus)
+    else:
+        try:
+            with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+                problem = pool.submit(_prepare_here, settings, corpus).result()
+        except BrokenProcessPool as exc:
+            problem = f"准备进程意外退出 / the preparing process died: {exc}"
     if problem:
         raise ServeError(problem)
 
 
 def _prepare_here(settings: Settings, corpus: list[Path]) -> str | None:
-    """In the child: the model, then the ingest; a problem comes back as its message."""
+    """The model, then the ingest (in the child); a problem comes back as its message."""
     from assistant.embedding.prepare import ModelUnavailableError, prepare_model
     from assistant.errors import ServiceUnavailable
 
