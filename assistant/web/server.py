@@ -21,6 +21,7 @@ import gc
 import json
 import os
 import sys
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
@@ -143,6 +144,7 @@ def load_assistant(settings: Settings):
 
 def worker_app() -> ASGIApp:
     """uvicorn's app factory, run once in each worker: the assistant loaded and warmed up, then the app."""
+    started = time.perf_counter()
     from assistant.answer.llm import LLMUnavailable
     from assistant.embedding.prepare import ModelUnavailableError
     from assistant.errors import ServiceUnavailable
@@ -157,7 +159,9 @@ def worker_app() -> ASGIApp:
         sys.exit(STARTUP_FAILURE)
     # Ingest used every core; while serving, questions run side by side, one thread each.
     assistant.embedder.set_threads(settings.serve_threads)
+    loaded = time.perf_counter()
     assistant.warm_up()  # ready means fast: the first visitor does not wait for jieba to load
+    warmed = time.perf_counter()
     state = assistant.readiness()
     if not state["ready"]:
         console.print(f"[yellow]{state['message']}[/yellow]")
@@ -167,6 +171,9 @@ def worker_app() -> ASGIApp:
     # objects stalled every request in flight.
     gc.collect()
     gc.freeze()
+    done = time.perf_counter()
+    console.print(f"进程 {os.getpid()} 就绪 / worker ready in {done - started:.1f} s (assistant {loaded - started:.1f}, "
+                  f"warm-up {warmed - loaded:.1f}, app {done - warmed:.1f})")
     return app
 
 
@@ -176,9 +183,6 @@ class WorkerHeader:
     def __init__(self, app: ASGIApp):
         self.app = app
         self.header = (b"x-worker", str(os.getpid()).encode())
-
-    def __getattr__(self, name: str):  # app.state, app.routes … stay reachable through the wrapper
-        return getattr(self.app, name)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
