@@ -117,7 +117,8 @@ class Settings(BaseSettings):
     state_dir: Path | None = Field(
         None, description="what the processes serving on this host share: the rate-limit buckets and the "
         "sign-in back-off (SQLite). `assistant serve` uses DATA_DIR/state, or a private folder in the temp "
-        "folder when the data directory is read-only; unset elsewhere: kept in the process")
+        "folder when the data directory is read-only; unset elsewhere: kept in the process. Keep it on a local "
+        "disk: SQLite's WAL is shared between processes of one machine only")
     allowed_origins: list[str] = Field(
         default_factory=list, description="origins allowed to embed the widget / call the API"
     )
