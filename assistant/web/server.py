@@ -61,7 +61,11 @@ def run(settings: Settings, corpus: list[Path] | None = None) -> None:
                       "[/yellow]")
     config = uvicorn.Config(f"{__name__}:worker_app", factory=True, host=settings.host, port=settings.port,
                             workers=settings.workers, log_level="info", access_log=False,
-                            timeout_graceful_shutdown=10)
+                            timeout_graceful_shutdown=10,
+                            # A worker's health-check thread needs the GIL; loading a large index or
+                            # jieba's dictionary (one C call) may hold it for seconds on busy cores,
+                            # and uvicorn's 5 s would kill and respawn a worker that is only slow.
+                            timeout_worker_healthcheck=15)
     if settings.workers == 1:
         server = uvicorn.Server(config)
         server.run()
