@@ -2,9 +2,10 @@
 
     python app.py            # same as: assistant serve --corpus corpus/
 
-Settings come from ASSISTANT_* variables or assistant.toml (host, port, data directory …).
+Settings come from ASSISTANT_* variables or assistant.toml (host, port, workers, data directory …).
 """
 
+import sys
 from pathlib import Path
 
 from assistant.settings import Settings, use_offline_environment
@@ -12,9 +13,12 @@ from assistant.settings import Settings, use_offline_environment
 
 def main() -> None:
     use_offline_environment()
-    from assistant.web.server import run
+    from assistant.web.server import ServeError, run
 
-    run(Settings(), corpus=[Path(__file__).resolve().parent / "corpus"])
+    try:
+        run(Settings(), corpus=[Path(__file__).resolve().parent / "corpus"])
+    except ServeError as exc:
+        sys.exit(f"{exc}")
 
 
 if __name__ == "__main__":

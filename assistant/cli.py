@@ -254,15 +254,19 @@ def _fold_list(value: str | None) -> list[int] | None:
 def serve(
     host: Annotated[str | None, typer.Option("--host")] = None,
     port: Annotated[int | None, typer.Option("--port")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help="进程数 / worker processes on the "
+                                                "port (ASSISTANT_WORKERS, default 1)")] = None,
     corpus: Annotated[list[Path] | None, typer.Option("--corpus", help="启动前导入（增量）/ ingest before serving")] = None,
     data_dir: DataDir = None,
 ) -> None:
     """启动网页、API 与挂件 / Serve the chat page, the HTTP API and the widget."""
     use_offline_environment()
-    from assistant.web.server import run
+    from assistant.web.server import ServeError, run
 
-    settings = _settings(data_dir, host=host, port=port)
-    run(settings, corpus=corpus or [])
+    try:
+        run(_settings(data_dir, host=host, port=port, workers=workers), corpus=corpus or [])
+    except ServeError as exc:
+        _fail(str(exc))
 
 
 # ---- models ------------------------------------------------------------------------------------

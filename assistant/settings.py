@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     # Web
     host: str = "127.0.0.1"
     port: int = 7860
+    workers: int = Field(1, ge=1, description="processes `assistant serve` runs on one port (one per core "
+                         "is a good start; each holds its own copy of the index in memory)")
+    state_dir: Path | None = Field(
+        None, description="what the processes serving on this host share: the rate-limit buckets and the "
+        "sign-in back-off (SQLite). `assistant serve` uses DATA_DIR/state, or a private folder in the temp "
+        "folder when the data directory is read-only; unset elsewhere: kept in the process. Keep it on a local "
+        "disk: SQLite's WAL is shared between processes of one machine only")
     allowed_origins: list[str] = Field(
         default_factory=list, description="origins allowed to embed the widget / call the API"
     )

@@ -417,7 +417,7 @@ def test_token_bucket_refills_at_the_configured_rate():
     small = TokenBucket(per_minute=60, max_keys=4)
     for i in range(10):
         small.take(f"ip{i}", now=float(i))
-    assert len(small._buckets) <= 4
+    assert len(small) <= 4
 
 
 def test_event_stream_sends_heartbeats_while_the_model_is_slow():

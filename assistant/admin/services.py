@@ -12,6 +12,7 @@ from assistant.admin.audit import AuditLog
 from assistant.admin.conversations import ConversationLog
 from assistant.admin.store import AdminStore
 from assistant.admin.throttle import SignInThrottle
+from assistant.limitstore import limit_store
 from assistant.settings import Settings
 
 
@@ -30,7 +31,7 @@ class AdminServices:
         return cls(store, Accounts(store), AuditLog(store),
                    ConversationLog(store, settings.log_retention_days),
                    SignInThrottle(settings.admin_lockout_after, settings.admin_lockout_base_s,
-                                  settings.admin_lockout_max_s),
+                                  settings.admin_lockout_max_s, store=limit_store(settings.state_dir)),
                    settings.admin_secret_key or secret_key(settings.data_dir / "admin-secret"))
 
 
