@@ -136,7 +136,7 @@ def wait_ready(proc: subprocess.Popen, port: int, workers: int, started: float, 
         old = {r["pid"]: r for r in before}
         serving = [r for r in rows if r["role"] == "worker"]
         calm = len(serving) >= workers and all(
-            r["pid"] in old and r["cpu_s"] - old[r["pid"]]["cpu_s"] < 0.02
+            r["pid"] in old and (r["cpu_s"] or 0) - (old[r["pid"]]["cpu_s"] or 0) < 0.02
             and abs(r["rss_mb"] - old[r["pid"]]["rss_mb"]) < 2 for r in serving)
         quiet_since = (quiet_since or before_at) if calm else None
         if quiet_since is not None and at - quiet_since >= QUIET_FOR:
