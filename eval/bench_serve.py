@@ -4,17 +4,19 @@
     python eval/bench_serve.py --data-dir DIR --code ../before --label before --answers-out out/a.json
     python eval/bench_serve.py --data-dir DIR --starts 1 --workers 1        # a quick check
 
-It serves an existing index read as it is (``--data-dir``; nothing is ingested) with the code of
-``--code`` (a checkout; default this one): ``python -m assistant.cli serve --data-dir DIR
-[--workers N]`` on a free loopback port, extractive answers, the embedded store, the rate limit
-raised (``ASSISTANT_RATE_LIMIT_PER_MINUTE``) so that the service is measured and not the limiter.
+It serves an existing index as it is (``--data-dir``; nothing is ingested; the server writes its
+answer log there, as in production) with the code of ``--code`` (a checkout; default this one):
+``python -m assistant.cli serve --data-dir DIR [--workers N]`` on a free loopback port,
+extractive answers, the embedded store, the rate limit raised (``ASSISTANT_RATE_LIMIT_PER_MINUTE``)
+so that the service is measured and not the limiter.
 Code whose ``serve`` has no ``--workers`` is measured with 1 worker only (the JSON says so).
 For each number of workers the server is started ``--starts`` times (default 5), and each start:
 
 * cold start — seconds from starting the process to the first 200 of ``/readyz``; with several
   workers, until every worker is ready too, told from outside: N worker processes exist and each
   has been quiet for 0.5 s (CPU time grew < 0.02 s and RSS < 2 MB per 0.25 s; a worker that
-  still loads runs a core flat out). Reported: the median of the starts, and every start;
+  still loads runs a core flat out). Reported: the median of the starts, and every start, and
+  the CPU seconds the process tree used until then (what a busy machine changes least);
 * memory once ready and after the load — RSS of each worker and in total, and PSS (from
   ``/proc/PID/smaps_rollup`` of the whole process tree: master, workers, helpers), since workers
   share pages; RSS summed over workers counts shared pages once per worker, PSS once;
@@ -23,9 +25,10 @@ For each number of workers the server is started ``--starts`` times (default 5),
   vector cache of a fresh server) from ``--clients`` concurrent clients (default 20), each on
   its own keep-alive connection: answers/s (answers ÷ wall time of the load), client-side
   latency p50/p95 and the server's ``timings_ms.total`` p50/p95, and the CPU seconds of each
-  server process during the load (how evenly the workers shared it). The client is a plain
-  asyncio HTTP/1.1 client (no HTTP library in the loop; bodies are parsed after the load) and
-  reports its own CPU time, since it competes with the server for the same cores.
+  server process during the load (how evenly the workers shared it; per answer, the service's
+  cost whatever the load beside it). The client is a plain asyncio HTTP/1.1 client (no HTTP
+  library in the loop; bodies are parsed after the load) and reports its own CPU time, since it
+  competes with the server for the same cores.
 
 Throughput is the median over starts; latency percentiles pool every start's requests. The
 ratio N workers ÷ 1 worker is given for the throughput. Each answer is hashed (its text,
@@ -146,7 +149,8 @@ def wait_ready(proc: subprocess.Popen, port: int, workers: int, started: float, 
         before, before_at = rows, at
     all_ready = max(readyz_s, quiet_since - started)
     return {"readyz_s": round(readyz_s, 2), "all_workers_ready_s": round(all_ready, 2),
-            "cold_start_s": round(readyz_s if workers == 1 else all_ready, 2), "rows": rows}
+            "cold_start_s": round(readyz_s if workers == 1 else all_ready, 2),
+            "cold_start_cpu_s": round(sum(r["cpu_s"] or 0 for r in rows), 2), "rows": rows}
 
 
 # ---- one start: cold start, memory, load ---------------------------------------------------------
@@ -201,9 +205,11 @@ def one_start(args: argparse.Namespace, env: dict, workers: int, flag: int | Non
         out["load"] = run_load(port, questions * args.rounds, args.clients, args.timeout, deadline)
         after = snapshot(proc.pid)
         out["memory_after_load"] = memory_summary(after)
-        out["server_cpu_s_in_load"] = [{"pid": r["pid"], "role": r["role"],
-                                        "cpu_s": round(r["cpu_s"] - cpu_before.get(r["pid"], 0.0), 2)}
-                                       for r in after if r["cpu_s"] is not None]
+        used = [{"pid": r["pid"], "role": r["role"], "cpu_s": round(r["cpu_s"] - cpu_before.get(r["pid"], 0.0), 2)}
+                for r in after if r["cpu_s"] is not None]
+        answered = sum(1 for r in out["load"]["records"] if r["status"] == 200)
+        out["server_cpu_in_load"] = {"by_process": used, "ms_per_answer": round(
+            sum(u["cpu_s"] for u in used) * 1000 / answered, 1) if answered else None}
     finally:
         stop_tree(proc)
     out["load_avg_after"] = load_average()
@@ -245,11 +251,13 @@ def measure_workers(args: argparse.Namespace, env: dict, workers: int, flag: int
         "cold_start_s": {"median": median([s["cold_start_s"] for s in starts]),
                          "starts": [s["cold_start_s"] for s in starts]},
         "readyz_s_median": median([s["readyz_s"] for s in starts]),
+        "cold_start_cpu_s_median": median([s["cold_start_cpu_s"] for s in starts]),
         "memory_ready": memory_medians(starts, "memory_ready"),
         "memory_after_load": memory_medians(starts, "memory_after_load"),
         "answers_per_s": {"median": median([s["load"]["answers_per_s"] for s in starts]),
                           "starts": [s["load"]["answers_per_s"] for s in starts]},
         "latency_ms": summary(latencies), "server_total_ms": summary(totals),
+        "server_cpu_ms_per_answer_median": median([s["server_cpu_in_load"]["ms_per_answer"] for s in starts]),
         "client_cpu": {"s": round(client_cpu, 2), "ms_per_request": round(client_cpu * 1000 / requests, 2)
                        if requests else None,
                        "share_of_load_wall": round(client_cpu / sum(s["load"]["wall_s"] for s in starts), 3)},
