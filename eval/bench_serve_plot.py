@@ -9,7 +9,7 @@ PANELS = (
     ("Cold start to ready (median), s", lambda r: [r["cold_start_s"]["median"]], ["ready"]),
     ("Memory after the load, MB", lambda r: [r["memory_after_load"]["rss_per_worker_max_mb"],
                                              r["memory_after_load"]["pss_total_mb"]],
-     ["RSS per worker", "PSS in total"]),
+     ["RSS of the largest worker", "PSS in total"]),
     ("/api/chat answers per second (median)", lambda r: [r["answers_per_s"]["median"]], ["answers/s"]),
     ("/api/chat client latency, ms", lambda r: [r["latency_ms"].get("p50"), r["latency_ms"].get("p95")],
      ["p50", "p95"]),
