@@ -31,6 +31,7 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+from bench_procs import cpu_seconds as process_cpu_seconds  # same folder: shared helpers
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = ROOT / "eval" / "questions" / "seed-616.jsonl"
@@ -150,11 +151,7 @@ def cpu_seconds(server: Server | None) -> float | None:
     """User + system CPU seconds of the server process this benchmark started (Linux /proc)."""
     if server is None or server.proc is None:
         return None
-    try:
-        fields = Path(f"/proc/{server.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return process_cpu_seconds(server.proc.pid)
 
 
 def per_request(after: float | None, before: float | None, requests: int) -> float | None:
