@@ -64,6 +64,33 @@ class Assistant:
         return cls(settings, Embedder.from_settings(settings), Lexicon.default(),
                    llm if llm is not None else make_chat_model(settings))
 
+    @classmethod
+    def for_serving(cls, settings: Settings | None = None, llm: BaseChatModel | None = None) -> Assistant:
+        """The Assistant of a process that answers and never ingests: like :meth:`from_settings`, but
+        questions are embedded by the torch-free :class:`~assistant.embedding.serving.QueryEmbedder`.
+
+        Contract:
+
+        * never imports torch, transformers or sentence-transformers (nor does anything it loads to
+          answer), so a worker starts in seconds and holds a fraction of the memory;
+        * answers, citations and refusals are byte-identical to :meth:`from_settings` with the default
+          ``query_engine`` ("auto": ONNX queries), as both run the same graph on the same tokens;
+        * the embedder is the one of the model the index records (registry meta ``MODEL_META``, set by
+          every ``assistant ingest``), read from its serving bundle, which ``assistant models prepare``
+          and ``assistant ingest`` write;
+        * raises :class:`~assistant.embedding.ModelUnavailableError` (Chinese, then English, naming the
+          command to run) when that bundle is missing, torn or stale, when its encoder disagrees with torch
+          on the probe texts (cosine < ``MIN_AGREEMENT``), or when ``ASSISTANT_EMBEDDING_MODEL`` (or a
+          prefix) differs from the one the index was built with — callers exit non-zero with the message;
+        * :meth:`ingest` raises ``PassagesNeedTorch`` if anything needs embedding; :meth:`remove` works.
+        """
+        from assistant.embedding.serving import QueryEmbedder
+        from assistant.index.sentence_vectors import MODEL_META
+
+        settings = settings or Settings()
+        embedder = QueryEmbedder.for_index(settings, Registry(settings.registry_path).get_meta(MODEL_META))
+        return cls(settings, embedder, Lexicon.default(), llm if llm is not None else make_chat_model(settings))
+
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (jieba and its tagger, the query
         encoder, the vector store) by answering one question — the first example question, which the
