@@ -75,14 +75,30 @@ def _replace(path: Path, data: bytes) -> None:
 
 # ---- the bundle ----------------------------------------------------------------------------------
 
+def _wild_texts(n: int) -> list[str]:
+    """Any code points (no lone surrogates: questions lose them), with spaces and special-token strings."""
+    rng = random.Random(616)
+    chars = [c for c in (chr(rng.randint(1, 0x2FFFF)) for _ in range(3000)) if not 0xD800 <= ord(c) < 0xE000]
+    chars += list(" \t\n<>s/\u3000\u2581") + ["<s>", "</s>", "<unk>", "＜ｕｎｋ＞", "<mask>"]
+    return ["".join(rng.choice(chars) for _ in range(rng.randint(0, 40))) for _ in range(n)]
+
+
 def test_bundle_tokenizer_gives_transformers_ids(embedder, bundle_dir):
+    """The serving tokenizer (unigram.py over the bundle's tokenizer.json) gives exactly the ids of the
+    transformers tokenizer the torch process uses, on hard strings, special-token strings in any
+    position, every evaluation question and texts of several windows."""
+    from assistant.embedding.unigram import UnigramTokenizer
+
     tokenizer = ServingBundle.open(bundle_dir).tokenizer()
-    texts = TEXTS + _random_texts(300)
-    for special in (False, True):
-        theirs = embedder.model.tokenizer(texts, add_special_tokens=special, verbose=False)["input_ids"]
-        ours = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=special)]
-        wrong = [(t, a, b) for t, a, b in zip(texts, ours, theirs) if a != b]
-        assert not wrong, f"{len(wrong)} texts tokenised differently, e.g. {wrong[:2]}"
+    assert isinstance(tokenizer, UnigramTokenizer)
+    questions = [json.loads(line)["question"] for path in sorted((ROOT / "eval" / "questions").glob("*.jsonl"))
+                 for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    edges = ["<s>", "<s> a", "a<s>b", "<s>\x01", " <s>", "<s>  x", "x</s>", "a ＜ｕｎｋ＞ b", "\x01", " ", "▁▁a"]
+    texts = TEXTS + edges + questions + _random_texts(1000) + _wild_texts(2000)
+    theirs = embedder.model.tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+    ours = tokenizer.encode_batch(texts)
+    wrong = [(t, a, b) for t, a, b in zip(texts, ours, theirs) if a != b]
+    assert not wrong, f"{len(wrong)} of {len(texts)} texts tokenised differently, e.g. {wrong[:2]}"
 
 
 def test_bundle_describes_the_model(embedder, bundle_dir):

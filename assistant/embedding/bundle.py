@@ -7,7 +7,7 @@ ingest``, anything that builds an :class:`~assistant.embedding.Embedder`), into
     encoder.onnx          transformer + mean pooling from token vectors (onnx_query's export)
     word_embeddings.npy   the vocabulary's token vectors (250k x 384 float32), loaded memory-mapped:
                           workers share it through the page cache and only the rows used are paged in
-    tokenizer.json        the tokenizer transformers runs, for the ``tokenizers`` package alone
+    tokenizer.json        the tokenizer transformers runs, for the ``tokenizers`` package (and ``unigram.py``)
     probes.npy            torch's fp32 pooled vectors of the probe texts
     bundle.json           model id (exactly ``Embedder.model_id``), the setting it was made for,
                           prefixes, special tokens, window, padding id, dimension, probe texts and ids
@@ -25,7 +25,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from assistant.embedding.folders import (
     write_json,
     write_manifest,
 )
+from assistant.embedding.unigram import UnigramTokenizer
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -109,18 +110,37 @@ class ServingBundle:
         """The token vectors, memory-mapped read-only (``table[ids]`` copies the rows it needs)."""
         return np.load(self.folder / TABLE, mmap_mode="r")
 
-    def tokenizer(self):
-        """The ``tokenizers.Tokenizer``, checked: it must give the recorded ids for every probe text."""
-        from tokenizers import Tokenizer
-
-        tokenizer = Tokenizer.from_file(str(self.folder / TOKENIZER))
-        tokenizer.no_truncation()
-        tokenizer.no_padding()
-        got = tuple(tuple(e.ids) for e in tokenizer.encode_batch(PROBE_TEXTS, add_special_tokens=True))
+    def tokenizer(self) -> TokenizerLike:
+        """The tokenizer (``unigram.py``'s where the model is a unigram one: a quarter of the memory, the
+        same ids), checked: it must give the recorded ids for every probe text."""
+        tokenizer: TokenizerLike | None = UnigramTokenizer.load(self.folder / TOKENIZER)
+        if tokenizer is None:
+            tokenizer = LibraryTokenizer(self.folder / TOKENIZER)
+        head, tail = list(self.layout.head), list(self.layout.tail)
+        got = tuple(tuple(head + ids + tail) for ids in tokenizer.encode_batch(PROBE_TEXTS))
         if got != self.probe_ids:
             raise BundleProblem(f"{self.folder}: the tokenizer gives other token ids than when it was written "
                                 "(another `tokenizers` version?)")
         return tokenizer
+
+
+class TokenizerLike(Protocol):
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        """Token ids of each text, without the special tokens around a sequence."""
+
+
+class LibraryTokenizer:
+    """``tokenizers.Tokenizer`` for any ``tokenizer.json``, as :class:`TokenizerLike`."""
+
+    def __init__(self, path: Path):
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_file(str(path))
+        self.tokenizer.no_truncation()
+        self.tokenizer.no_padding()
+
+    def encode_batch(self, texts: list[str]) -> list[list[int]]:
+        return [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
 
 
 # ---------------------------------------------------------------------------------------------

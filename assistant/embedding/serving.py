@@ -2,7 +2,8 @@
 
 :class:`QueryEmbedder` reads the serving bundle (``bundle.py``) that ``assistant models prepare`` and
 ``assistant ingest`` write: ONNX Runtime runs the encoder, the ``tokenizers`` package the tokenizer, and
-the vocabulary's table is memory-mapped. Its question vectors are the torch-loaded
+the vocabulary's table is memory-mapped; a unigram vocabulary is searched by ``unigram.py`` (the same ids
+in a quarter of the memory). Its question vectors are the torch-loaded
 :class:`~assistant.embedding.Embedder`'s ONNX ones bit for bit (same graph, same table, same tokens, same
 windows and batches: ``base.py``). It never imports torch, transformers or sentence-transformers, and it
 refuses to start — with a message saying which command fixes it — when the bundle is missing, torn,
@@ -77,7 +78,7 @@ class QueryEmbedder(BaseEmbedder):
         if not texts:
             return np.zeros((0, self.dim), np.float32)
         with self._lock:  # one tokenizer object shared by the request threads
-            ids = [e.ids for e in self.tokenizer.encode_batch(texts, add_special_tokens=False)]
+            ids = self.tokenizer.encode_batch(texts)
         encoder = self.query_encoder
         return self._pool_windows(ids, lambda sequences: encoder.pool(sequences, self.layout.pad_id))
 
