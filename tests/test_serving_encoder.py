@@ -237,3 +237,22 @@ def test_for_serving_refuses_an_index_built_with_another_model(seed_settings, tm
 
     with pytest.raises(ModelUnavailableError, match="other-model#0123456789abcdef"):
         Assistant.for_serving(settings)
+
+
+def test_a_serving_assistant_still_publishes_and_removes(seed_settings, tmp_path):
+    """An administrator's upload in a serving process: the first ingest loads the torch Embedder (the
+    QueryEmbedder cannot embed passages); removing needs no model at all."""
+    from assistant.core import Assistant
+
+    settings = seed_settings.with_overrides(data_dir=tmp_path / "data")  # a fresh index: it records no model
+    assistant = Assistant.for_serving(settings)
+    assert isinstance(assistant.embedder, QueryEmbedder)
+    report = assistant.ingest([ROOT / "corpus"])
+    assert report.added == 1 and not report.failed
+    assert Registry(settings.registry_path).get_meta(MODEL_META) == assistant.embedder.model_id
+    answer = assistant.ask("惠水的土地政策有哪些？")
+    assert not answer.refused and answer.citations
+    served = Assistant.for_serving(settings)
+    assert served.remove([d["doc_id"] for d in served.documents()]) == 1
+    assert served._ingest_embedder is None  # removing loaded no model
+    assert served.ask("惠水的土地政策有哪些？").refused
