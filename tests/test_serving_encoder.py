@@ -83,7 +83,7 @@ def _wild_texts(n: int) -> list[str]:
     return ["".join(rng.choice(chars) for _ in range(rng.randint(0, 40))) for _ in range(n)]
 
 
-def test_bundle_tokenizer_gives_transformers_ids(embedder, bundle_dir):
+def test_bundle_tokenizer_gives_transformers_ids(embedder, bundle_dir, tmp_path):
     """The serving tokenizer (unigram.py over the bundle's tokenizer.json) gives exactly the ids of the
     transformers tokenizer the torch process uses, on hard strings, special-token strings in any
     position, every evaluation question and texts of several windows."""
@@ -99,6 +99,8 @@ def test_bundle_tokenizer_gives_transformers_ids(embedder, bundle_dir):
     ours = tokenizer.encode_batch(texts)
     wrong = [(t, a, b) for t, a, b in zip(texts, ours, theirs) if a != b]
     assert not wrong, f"{len(wrong)} of {len(texts)} texts tokenised differently, e.g. {wrong[:2]}"
+    os.link(bundle_dir / TOKENIZER, tmp_path / TOKENIZER)  # tokenizer.json alone: read without the compact files
+    assert UnigramTokenizer.load(tmp_path / TOKENIZER).encode_batch(texts[:500]) == theirs[:500]
 
 
 def test_bundle_describes_the_model(embedder, bundle_dir):

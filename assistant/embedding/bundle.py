@@ -7,7 +7,8 @@ ingest``, anything that builds an :class:`~assistant.embedding.Embedder`), into
     encoder.onnx          transformer + mean pooling from token vectors (onnx_query's export)
     word_embeddings.npy   the vocabulary's token vectors (250k x 384 float32), loaded memory-mapped:
                           workers share it through the page cache and only the rows used are paged in
-    tokenizer.json        the tokenizer transformers runs, for the ``tokenizers`` package (and ``unigram.py``)
+    tokenizer.json        the tokenizer transformers runs, for the ``tokenizers`` package
+    tokenizer-*           the same, for ``unigram.py``: all but the vocabulary, the pieces, their scores
     probes.npy            torch's fp32 pooled vectors of the probe texts
     bundle.json           model id (exactly ``Embedder.model_id``), the setting it was made for,
                           prefixes, special tokens, window, padding id, dimension, probe texts and ids
@@ -38,7 +39,7 @@ from assistant.embedding.folders import (
     write_json,
     write_manifest,
 )
-from assistant.embedding.unigram import UnigramTokenizer
+from assistant.embedding.unigram import UnigramTokenizer, write_compact
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -46,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Bump when the bundle's files or their meaning change: older bundles are then rebuilt or refused.
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2
 ENCODER, ENCODER_INT8, TABLE, TOKENIZER, PROBES, META = (
     "encoder.onnx", "encoder-int8.onnx", "word_embeddings.npy", "tokenizer.json", "probes.npy", "bundle.json")
 #: Texts whose torch vectors the bundle stores: the ONNX encoder must reproduce them at every start.
@@ -177,6 +178,7 @@ def _write(model: SentenceTransformer, staging: Path, meta: dict[str, Any], *, i
     export_encoder(auto_model, staging / ENCODER)
     np.save(staging / TABLE, table)
     backend.save(str(staging / TOKENIZER))
+    write_compact(staging / TOKENIZER)
     pad_id = tokenizer.pad_token_id
 
     def encode(text: str, special: bool) -> list[int]:

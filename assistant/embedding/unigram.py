@@ -18,7 +18,41 @@ from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 _UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY: an unknown character scores min score − 10
+
+
+#: The compact form of a unigram tokenizer.json: everything but the vocabulary, the pieces joined by NUL,
+#: and their scores.
+SHELL, PIECES, SCORES = "tokenizer-shell.json", "tokenizer-pieces.txt", "tokenizer-scores.npy"
+
+
+def _supported(spec: dict) -> bool:
+    """A Unigram without byte fallback, special added tokens matched unnormalised, and a Metaspace
+    (prepend "first", no split) first among the pre-tokenizers — what this module reproduces."""
+    model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
+    steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
+    return not (model.get("type") != "Unigram" or model.get("byte_fallback") or model.get("unk_id") is None
+                or not steps or steps[0].get("type") != "Metaspace" or steps[0].get("prepend_scheme") != "first"
+                or steps[0].get("split") or any(s.get("type") == "Metaspace" for s in steps[1:])
+                or any(not t["special"] or t["normalized"] or t["single_word"] or t["lstrip"] or t["rstrip"]
+                       for t in spec.get("added_tokens") or []))
+
+
+def write_compact(path: Path) -> bool:
+    """Write the compact files beside a unigram ``tokenizer.json`` (False, writing nothing, for any other
+    tokenizer, or a vocabulary with a NUL in a piece)."""
+    spec = json.loads(Path(path).read_text(encoding="utf-8"))
+    vocab = (spec.get("model") or {}).get("vocab") or []
+    if not _supported(spec) or not vocab or any("\0" in piece for piece, _ in vocab):
+        return False
+    folder = Path(path).parent
+    np.save(folder / SCORES, np.array([score for _, score in vocab], dtype="<f8"))
+    (folder / PIECES).write_bytes("\0".join(piece for piece, _ in vocab).encode("utf-8"))
+    spec["model"] = {**spec["model"], "vocab": []}
+    (folder / SHELL).write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
+    return True
 
 
 class UnigramTokenizer:
@@ -43,26 +77,30 @@ class UnigramTokenizer:
 
     @classmethod
     def load(cls, path: Path) -> UnigramTokenizer | None:
+        """From ``tokenizer.json``, or — four times faster (parsing its 17 MB of JSON is most of the
+        time) — from the compact files :func:`write_compact` put beside it."""
         from tokenizers import Tokenizer
 
-        spec = json.loads(Path(path).read_text(encoding="utf-8"))
-        model, pre = spec.get("model") or {}, spec.get("pre_tokenizer") or {}
-        steps = pre.get("pretokenizers", [pre]) if pre.get("type") == "Sequence" else [pre]
-        added = spec.get("added_tokens") or []
-        if (model.get("type") != "Unigram" or model.get("byte_fallback") or model.get("unk_id") is None
-                or not steps or steps[0].get("type") != "Metaspace" or steps[0].get("prepend_scheme") != "first"
-                or steps[0].get("split") or any(s.get("type") == "Metaspace" for s in steps[1:])
-                or any(not t["special"] or t["normalized"] or t["single_word"] or t["lstrip"] or t["rstrip"]
-                       for t in added)):
+        folder = Path(path).parent
+        if all((folder / name).is_file() for name in (SHELL, PIECES, SCORES)):
+            spec = json.loads((folder / SHELL).read_text(encoding="utf-8"))
+            vocab_pieces = (folder / PIECES).read_bytes().decode("utf-8").split("\0")  # no newline translation
+            scores = array("d", np.load(folder / SCORES).astype("<f8").tobytes())
+        else:
+            spec = json.loads(Path(path).read_text(encoding="utf-8"))
+            vocab = (spec.get("model") or {}).get("vocab") or []
+            vocab_pieces = [piece for piece, _ in vocab]
+            scores = array("d", (score for _, score in vocab))  # 2 MB, not 250k float objects
+        if not _supported(spec) or len(vocab_pieces) != len(scores):
             return None
-        pieces = {piece: i for i, (piece, _) in enumerate(model["vocab"])}
-        scores = array("d", (score for _, score in model["vocab"]))  # 2 MB, not 250k float objects
-        specials = {t["content"]: t["id"] for t in added}
+        pieces = {piece: i for i, piece in enumerate(vocab_pieces)}
+        specials = {t["content"]: t["id"] for t in spec.get("added_tokens") or []}
+        unk_id = int(spec["model"]["unk_id"])
         # The normaliser and pre-tokenizer objects, without the model's trie: a one-piece stand-in.
         spec["model"] = {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]], "byte_fallback": False}
         spec["added_tokens"] = []
         shell = Tokenizer.from_str(json.dumps(spec))
-        return cls(pieces, scores, int(model["unk_id"]), specials, shell.normalizer, shell.pre_tokenizer)
+        return cls(pieces, scores, unk_id, specials, shell.normalizer, shell.pre_tokenizer)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]
