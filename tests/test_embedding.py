@@ -200,7 +200,8 @@ def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed)
 
 def test_damaged_bundle_is_rewritten_and_onnx_can_be_turned_off(embedder, model_settings, tmp_path):
     """A torn encoder in the serving bundle fails its manifest and is written afresh by the next
-    Embedder; the int8 graph is quantised on demand beside it; query_engine="torch" uses no ONNX."""
+    Embedder (older encoder files of the model go); the int8 graph is quantised on demand beside it;
+    query_engine="torch" uses no ONNX."""
     from assistant.embedding.bundle import ENCODER, ServingBundle, bundle_problem
     from assistant.embedding.onnx_query import OnnxQueryEncoder
 
@@ -214,8 +215,11 @@ def test_damaged_bundle_is_rewritten_and_onnx_can_be_turned_off(embedder, model_
     with open(folder / ENCODER, "r+b") as handle:  # torn
         handle.truncate(size // 2)
     assert ENCODER in bundle_problem(folder)
+    stale = folder.with_name(folder.name.rsplit("-b", 1)[0] + "-v1.onnx")  # an encoder from before bundles
+    stale.write_bytes(b"old")
     rebuilt = Embedder.from_settings(settings)
     assert bundle_problem(folder) is None and (folder / ENCODER).stat().st_size == size
+    assert not stale.exists()
     assert rebuilt.model_id == embedder.model_id and rebuilt.query_encoder.path == folder / ENCODER
     encoder = OnnxQueryEncoder.open(ServingBundle.open(folder), int8=True)
     assert encoder.int8 and encoder.path.name.endswith("-int8.onnx")

@@ -63,7 +63,20 @@ class BundleProblem(RuntimeError):
 
 def bundle_folder(models_dir: Path, model_id: str) -> Path:
     """Where the bundle of ``model_id`` lives (one folder per model identity and bundle format)."""
-    return Path(models_dir) / "onnx" / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', model_id)}-b{BUNDLE_FORMAT}"
+    return Path(models_dir) / "onnx" / f"{_safe(model_id)}-b{BUNDLE_FORMAT}"
+
+
+def _safe(model_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", model_id)
+
+
+def _remove_older_formats(folder: Path, model_id: str) -> None:
+    """The same model's bundles of other formats, and the bare encoder files written before bundles."""
+    for old in folder.parent.glob(f"{_safe(model_id)}-*"):
+        if re.fullmatch(r"-b\d+", old.name[len(_safe(model_id)):]) and old != folder:
+            shutil.rmtree(old, ignore_errors=True)
+        elif re.fullmatch(r"-v1(-int8)?\.onnx", old.name[len(_safe(model_id)):]):
+            old.unlink(missing_ok=True)
 
 
 def bundle_problem(folder: Path) -> str | None:
@@ -163,6 +176,7 @@ def ensure_bundle(model: SentenceTransformer, folder: Path, meta: dict[str, Any]
         swap_into_place(staging, folder, lambda f: bundle_problem(f) is None, force=force)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    _remove_older_formats(folder, meta["model_id"])
     return folder
 
 
