@@ -115,7 +115,7 @@ def _find_bundle(settings: Settings, index_model_id: str | None) -> ServingBundl
                 "ASSISTANT_EMBEDDING_MODEL (and the prefixes), or run `assistant ingest` again with the new ones.")
         return bundle
     candidates = []
-    for folder in sorted((settings.models_dir / "onnx").glob("*")):
+    for folder in sorted((settings.models_dir / "onnx").glob("[!.]*")):  # not a bundle being written
         try:
             candidates.append(ServingBundle.open(folder))
         except BundleProblem:
