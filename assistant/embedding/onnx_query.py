@@ -8,19 +8,17 @@ products quantised to int8 (``settings.query_int8``, off by default) it takes 8 
 sent here: in batches torch's bf16 kernels are faster, and the index keeps full-precision vectors.
 
 The graph is exported from the loaded sentence-transformers model (transformer + mean pooling),
-starting from the token vectors rather than the token ids: the vocabulary's 250k × 384 table
-stays in torch's memory and is gathered with numpy (``table[ids]``), so the exported file holds
-only the encoder (~86 MB instead of ~470 MB). It is written once per model identity under
-``<models>/onnx/`` and checked against torch on probe texts each time it is loaded (cosine ≥
-:data:`MIN_AGREEMENT`); any failure — ``onnx`` not installed, an architecture the exporter does
-not handle, a corrupt file — leaves queries on torch, with a warning.
+starting from the token vectors rather than the token ids: the vocabulary's 250k × 384 table is
+gathered with numpy (``table[ids]``), so the graph holds only the encoder (~86 MB instead of
+~470 MB). Graph, table and tokenizer are written once per model identity into the serving bundle
+(``bundle.py``) and the graph is checked against torch's stored vectors of the probe texts every
+time it is opened (cosine ≥ :data:`MIN_AGREEMENT`). Opening it needs ONNX Runtime and numpy only.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import uuid
 import warnings
 from pathlib import Path
@@ -31,13 +29,12 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
+    from assistant.embedding.bundle import ServingBundle
+
 #: The exported graph must give the same vectors as torch: at least this cosine on every probe.
 MIN_AGREEMENT = 0.9999
 #: ... and the int8 graph at least this (measured: ≥ 0.9947 on all 151 evaluation questions).
 MIN_AGREEMENT_INT8 = 0.99
-_PROBES = ["query: 惠水的土地政策有哪些措施？", "query: what measures address land for Huishui?",
-           "passage: 一是加快推动城市群内土地市场一体化建设，按照“产权明晰、市场定价”原则。"]
-_EXPORT_VERSION = 1
 
 
 class OnnxUnavailable(RuntimeError):
@@ -49,48 +46,34 @@ class OnnxQueryEncoder:
 
     def __init__(self, session: Any, table: np.ndarray, path: Path, int8: bool = False):
         self.session = session
-        self.table = table  # the word-embedding table, shared with torch's parameter
+        self.table = table  # the word-embedding table, memory-mapped from the bundle
         self.path = path
         self.int8 = int8
 
     @classmethod
-    def load(cls, model: SentenceTransformer, folder: Path, model_id: str, threads: int = 1,
-             int8: bool = False) -> OnnxQueryEncoder:
-        """The encoder for ``model``, exported into ``folder`` the first time, verified every time.
+    def open(cls, bundle: ServingBundle, threads: int = 1, int8: bool = False) -> OnnxQueryEncoder:
+        """The bundle's encoder, verified against torch's probe vectors.
 
         ``int8`` quantises the graph's matrix products to int8 with one scale per output channel
-        (ONNX Runtime's dynamic quantisation): about 40% faster again (8 vs 14 ms a question), with
-        vectors at cosine ≥ 0.995 to fp32 on the evaluation's questions and the same retrieval
-        results on all of them with distractors in the index (hit@1/5, MRR, refusals); over the
-        one shipped reply alone it flipped 2 of 84 borderline questions to refusals, which is why it
-        is off by default. Checked here at ≥ :data:`MIN_AGREEMENT_INT8`.
+        (ONNX Runtime's dynamic quantisation; done once, beside the fp32 graph): about 40% faster
+        again (8 vs 14 ms a question), with vectors at cosine ≥ 0.995 to fp32 on the evaluation's
+        questions and the same retrieval results on all of them with distractors in the index (hit@1/5,
+        MRR, refusals); over the one shipped reply alone it flipped 2 of 84 borderline questions to
+        refusals, which is why it is off by default. Checked here at ≥ :data:`MIN_AGREEMENT_INT8`.
         """
-        modules = list(model)
-        transformer = modules[0] if modules else None
-        auto_model = getattr(transformer, "auto_model", None)
-        pooling = next((m for m in modules if type(m).__name__ == "Pooling"), None)
-        embeddings = getattr(getattr(auto_model, "embeddings", None), "word_embeddings", None)
-        mode = getattr(pooling, "pooling_mode", None)
-        if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):  # sentence-transformers 5
-            mode = "mean"
-        if auto_model is None or embeddings is None or mode != "mean":
-            raise OnnxUnavailable("only mean-pooled encoders with a word-embedding table are exported")
-        table = embeddings.weight.detach().numpy()
-        fp32 = Path(folder) / f"{re.sub(r'[^A-Za-z0-9_.-]+', '-', model_id)}-v{_EXPORT_VERSION}.onnx"
-        path = fp32.with_name(fp32.stem + "-int8.onnx") if int8 else fp32
+        from assistant.embedding.bundle import ENCODER_INT8
+
+        path = bundle.folder / ENCODER_INT8 if int8 else bundle.encoder_path
         for attempt in range(2):
             try:
-                if not fp32.is_file():
-                    _export(auto_model, fp32)
                 if int8 and not path.is_file():
-                    _quantize(fp32, path)
-                encoder = cls(_session(path, threads), table, path, int8)
-                encoder.check(model)
+                    quantize(bundle.encoder_path, path)
+                encoder = cls(_session(path, threads), bundle.table(), path, int8)
+                encoder.check(bundle)
                 return encoder
-            except Exception as exc:  # a truncated or stale file: export (and quantise) afresh, once
-                if attempt:
+            except Exception as exc:  # an int8 graph made from another export: quantise afresh, once
+                if attempt or not int8:
                     raise OnnxUnavailable(f"the exported encoder disagrees with torch or fails: {exc}") from exc
-                fp32.unlink(missing_ok=True)
                 path.unlink(missing_ok=True)
         raise AssertionError("unreachable")
 
@@ -104,27 +87,32 @@ class OnnxQueryEncoder:
         (pooled,) = self.session.run(None, {"inputs_embeds": self.table[ids], "attention_mask": mask})
         return pooled
 
-    def check(self, model: SentenceTransformer) -> None:
-        """Raise unless the graph reproduces the model's vectors on the probe texts."""
-        import torch
-
-        tokenizer = model.tokenizer
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        sequences = [tokenizer(t)["input_ids"] for t in _PROBES]
-        ours = self.pool(sequences, pad)
-        with torch.inference_mode():
-            features = tokenizer(_PROBES, padding=True, return_tensors="pt")
-            hidden = model[0].auto_model(input_ids=features["input_ids"],
-                                         attention_mask=features["attention_mask"]).last_hidden_state
-            mask = features["attention_mask"].unsqueeze(-1).float()
-            theirs = ((hidden * mask).sum(1) / mask.sum(1)).numpy()
+    def check(self, bundle: ServingBundle) -> None:
+        """Raise unless the graph reproduces torch's vectors of the probe texts."""
+        ours = self.pool([list(ids) for ids in bundle.probe_ids], bundle.layout.pad_id)
+        theirs = bundle.probe_vectors
         cosine = (ours * theirs).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
         needed = MIN_AGREEMENT_INT8 if self.int8 else MIN_AGREEMENT
         if float(cosine.min()) < needed:
             raise OnnxUnavailable(f"cosine to torch {float(cosine.min()):.6f} < {needed}")
 
 
-def _quantize(fp32: Path, path: Path) -> None:
+def mean_pooled_parts(model: SentenceTransformer) -> tuple[Any, np.ndarray]:
+    """The transformer to export and its word-embedding table, or OnnxUnavailable for other shapes."""
+    modules = list(model)
+    transformer = modules[0] if modules else None
+    auto_model = getattr(transformer, "auto_model", None)
+    pooling = next((m for m in modules if type(m).__name__ == "Pooling"), None)
+    embeddings = getattr(getattr(auto_model, "embeddings", None), "word_embeddings", None)
+    mode = getattr(pooling, "pooling_mode", None)
+    if mode is None and getattr(pooling, "pooling_mode_mean_tokens", False):  # sentence-transformers 5
+        mode = "mean"
+    if auto_model is None or embeddings is None or mode != "mean":
+        raise OnnxUnavailable("only mean-pooled encoders with a word-embedding table are exported")
+    return auto_model, embeddings.weight.detach().numpy()
+
+
+def quantize(fp32: Path, path: Path) -> None:
     """Int8 weights, one scale per output channel, for every MatMul; written atomically."""
     staging = path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
     try:
@@ -155,7 +143,7 @@ def _session(path: Path, threads: int):
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
-def _export(auto_model: Any, path: Path) -> None:
+def export_encoder(auto_model: Any, path: Path) -> None:
     """Transformer + mean pooling from token vectors, as ONNX, written atomically."""
     try:
         import onnx  # noqa: F401 - torch's exporter needs it; say so plainly when it is missing

