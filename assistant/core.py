@@ -47,7 +47,6 @@ class Assistant:
                  llm: BaseChatModel | None = None):
         self.settings = settings
         self.embedder = embedder
-        self._ingest_embedder: Embedder | None = None  # a serving process's, loaded on its first ingest
         self.lexicon = lexicon or Lexicon.default()
         self.registry = Registry(settings.registry_path)
         self.vectors = ChromaVectorStore(settings)
@@ -83,8 +82,8 @@ class Assistant:
           command to run) when that bundle is missing, torn or stale, when its encoder disagrees with torch
           on the probe texts (cosine < ``MIN_AGREEMENT``), or when ``ASSISTANT_EMBEDDING_MODEL`` (or a
           prefix) differs from the one the index was built with — callers exit non-zero with the message;
-        * :meth:`ingest` (an administrator publishing an upload) loads the torch :class:`Embedder` on
-          first use, and from then on this process holds it; :meth:`remove` needs no model.
+        * :meth:`ingest` (an administrator publishing an upload) runs in a spawned child process with the
+          torch :class:`Embedder`, so this process never holds torch; :meth:`remove` needs no model.
         """
         from assistant.index.sentence_vectors import MODEL_META
 
@@ -215,20 +214,36 @@ class Assistant:
 
     # ---- ingestion -----------------------------------------------------------------------------
     def ingest(self, paths: Iterable[Path], prune: bool = False, progress=None) -> IngestReport:
-        report = self._ingestor().run(paths, prune=prune, progress=progress)
+        """Index ``paths`` (incremental, crash-safe). A serving Assistant (:meth:`for_serving`) cannot
+        embed passages: it runs the ingest in a spawned child process with the torch Embedder, which
+        exits when done, so the serving process never holds torch (~700 MB) for an administrator's
+        upload; ``progress`` is not reported from there. The snapshot is reloaded either way."""
+        if isinstance(self.embedder, QueryEmbedder):
+            report = _ingest_in_child(self.settings, list(paths), prune)
+        else:
+            report = self._ingestor().run(paths, prune=prune, progress=progress)
         self.index.reload()
         return report
 
     def remove(self, doc_ids: Iterable[str]) -> int:
         """Take documents out of the index (both sides, crash-safe); returns how many."""
-        removed = self._ingestor(embeds=False).remove(doc_ids)
+        removed = self._ingestor().remove(doc_ids)
         self.index.reload()
         return removed
 
-    def _ingestor(self, embeds: bool = True) -> Ingestor:
-        embedder = self.embedder
-        if embeds and isinstance(embedder, QueryEmbedder):  # built by for_serving: passages need torch
-            if self._ingest_embedder is None:
-                self._ingest_embedder = Embedder.from_settings(self.settings)
-            embedder = self._ingest_embedder
-        return Ingestor(self.settings, embedder, self.registry, self.vectors, self.lexicon)
+    def _ingestor(self) -> Ingestor:
+        return Ingestor(self.settings, self.embedder, self.registry, self.vectors, self.lexicon)
+
+
+def _ingest_in_child(settings: Settings, paths: list[Path], prune: bool) -> IngestReport:
+    """``Assistant.ingest`` in a spawned process that loads the torch Embedder and exits when done.
+    The ingest's file lock and the index generation make this process's snapshot reload see it."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(_ingest_with_torch, settings, paths, prune).result()
+
+
+def _ingest_with_torch(settings: Settings, paths: list[Path], prune: bool) -> IngestReport:
+    return Assistant(settings, Embedder.from_settings(settings)).ingest(paths, prune=prune)

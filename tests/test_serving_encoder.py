@@ -242,19 +242,33 @@ def test_for_serving_refuses_an_index_built_with_another_model(seed_settings, tm
 
 
 def test_a_serving_assistant_still_publishes_and_removes(seed_settings, tmp_path):
-    """An administrator's upload in a serving process: the first ingest loads the torch Embedder (the
-    QueryEmbedder cannot embed passages); removing needs no model at all."""
-    from assistant.core import Assistant
-
-    settings = seed_settings.with_overrides(data_dir=tmp_path / "data")  # a fresh index: it records no model
-    assistant = Assistant.for_serving(settings)
-    assert isinstance(assistant.embedder, QueryEmbedder)
-    report = assistant.ingest([ROOT / "corpus"])
-    assert report.added == 1 and not report.failed
-    assert Registry(settings.registry_path).get_meta(MODEL_META) == assistant.embedder.model_id
-    answer = assistant.ask("惠水的土地政策有哪些？")
-    assert not answer.refused and answer.citations
-    served = Assistant.for_serving(settings)
-    assert served.remove([d["doc_id"] for d in served.documents()]) == 1
-    assert served._ingest_embedder is None  # removing loaded no model
-    assert served.ask("惠水的土地政策有哪些？").refused
+    """An administrator's upload in a serving process: the ingest runs in a spawned child with the torch
+    Embedder (the QueryEmbedder cannot embed passages), so torch never enters the serving process; the
+    snapshot then answers from the new document; removing needs no model at all."""
+    script = textwrap.dedent("""
+        import json, sys
+        from pathlib import Path
+        from assistant.core import Assistant
+        from assistant.index.registry import Registry
+        from assistant.index.sentence_vectors import MODEL_META
+        from assistant.settings import Settings
+        settings = Settings(**json.loads(sys.argv[1]))
+        assistant = Assistant.for_serving(settings)  # a fresh index: it records no model yet
+        report = assistant.ingest([Path(sys.argv[2])])
+        answered = assistant.ask("惠水的土地政策有哪些？")
+        recorded = Registry(settings.registry_path).get_meta(MODEL_META) == assistant.embedder.model_id
+        removed = Assistant.for_serving(settings).remove([d["doc_id"] for d in assistant.documents()])
+        assistant.index.reload()
+        heavy = sorted({"torch", "transformers", "sentence_transformers"} & set(sys.modules))
+        print(json.dumps({"added": report.added, "failed": len(report.failed), "recorded": recorded,
+                          "answered": not answered.refused and bool(answered.citations), "removed": removed,
+                          "refused_after": assistant.ask("惠水的土地政策有哪些？").refused, "heavy": heavy}))
+    """)
+    settings = seed_settings.with_overrides(data_dir=tmp_path / "data")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script, settings.model_dump_json(), str(ROOT / "corpus")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {
+        "added": 1, "failed": 0, "recorded": True, "answered": True, "removed": 1, "refused_after": True,
+        "heavy": []}

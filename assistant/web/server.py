@@ -93,10 +93,11 @@ def state_dir(settings: Settings) -> Path:
 def prepare(settings: Settings, corpus: list[Path]) -> None:
     """Prepare the model and ingest ``corpus``; raises :class:`ServeError` with the reason.
 
-    An ingest runs in a spawned child process (torch and the ingest's memory leave with it). The
-    model alone is prepared here: that is a file check when it is ready (no torch), and a child
-    process would cost this start-up a second interpreter."""
-    if not corpus:
+    An ingest runs in a spawned child process (torch and the ingest's memory leave with it), and so
+    does writing the workers' query encoder bundle when it is missing (it needs torch). Otherwise the
+    model is checked here: a file check (no torch), where a child process would cost this start-up
+    a second interpreter."""
+    if not corpus and not _needs_bundle(settings):
         problem = _prepare_here(settings, corpus)
     else:
         try:
@@ -117,11 +118,28 @@ def _prepare_here(settings: Settings, corpus: list[Path]) -> str | None:
         prepare_model(settings)
         if corpus:
             _ingest(settings, corpus)
+        elif _needs_bundle(settings):  # models prepared by an older version: write the serving bundle
+            from assistant.embedding import Embedder
+
+            Embedder.from_settings(settings)
     except ModelUnavailableError as exc:
         return str(exc)
     except ServiceUnavailable as exc:
         return exc.detail
     return None
+
+
+def _needs_bundle(settings: Settings) -> bool:
+    """Whether the query encoder bundle the workers answer with is missing (a cheap file check): the
+    index's model's, or — for an index that records none — any bundle at all."""
+    from assistant.embedding.bundle import bundle_folder, bundle_problem
+    from assistant.index.registry import Registry
+    from assistant.index.sentence_vectors import MODEL_META
+
+    model_id = Registry(settings.registry_path).get_meta(MODEL_META) if settings.registry_path.exists() else None
+    if model_id:
+        return bundle_problem(bundle_folder(settings.models_dir, model_id)) is not None
+    return not any((settings.models_dir / "onnx").glob("[!.]*-b*"))
 
 
 def _ingest(settings: Settings, corpus: list[Path]) -> None:
@@ -140,10 +158,11 @@ def _ingest(settings: Settings, corpus: list[Path]) -> None:
 
 # ---- a worker ----------------------------------------------------------------------------------
 def load_assistant(settings: Settings):
-    """The assistant a serving process answers with — the one place it is constructed."""
+    """The assistant a serving process answers with — the one place it is constructed: torch-free
+    (:meth:`Assistant.for_serving`); :func:`prepare` made sure its query encoder bundle exists."""
     from assistant.core import Assistant
 
-    return Assistant.from_settings(settings)
+    return Assistant.for_serving(settings)
 
 
 def worker_app() -> ASGIApp:
