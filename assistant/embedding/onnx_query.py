@@ -120,7 +120,7 @@ def quantize(fp32: Path, path: Path) -> None:
 
         logging.disable(logging.WARNING)  # its advice to pre-process applies to image models
         try:
-            quantize_dynamic(str(fp32), str(staging), weight_type=QuantType.QInt8,
+            quantize_dynamic(_inline_weights(fp32), str(staging), weight_type=QuantType.QInt8,
                              op_types_to_quantize=["MatMul"], per_channel=True)
         finally:
             logging.disable(logging.NOTSET)
@@ -129,6 +129,23 @@ def quantize(fp32: Path, path: Path) -> None:
         raise OnnxUnavailable(f"quantising the encoder failed: {exc}") from exc
     finally:
         staging.unlink(missing_ok=True)
+
+
+def _inline_weights(path: Path):
+    """The graph at ``path`` with its external weights read back into it. ``onnx.load`` would read them
+    too, but refuses a weights file with several hard links (as a copied models folder may have)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for tensor in model.graph.initializer:
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            info = {entry.key: entry.value for entry in tensor.external_data}
+            with open(path.parent / info["location"], "rb") as f:
+                f.seek(int(info.get("offset", 0)))
+                tensor.raw_data = f.read(int(info["length"]))
+            del tensor.external_data[:]
+            tensor.data_location = onnx.TensorProto.DEFAULT
+    return model
 
 
 def _session(path: Path, threads: int):
