@@ -23,9 +23,10 @@ import numpy as np
 
 from assistant.index.search_index import Snapshot
 from assistant.retrieval.analysis import QuestionAnalysis
-from assistant.retrieval.fusion import Concepts, english
+from assistant.retrieval.fusion import Concepts
 from assistant.retrieval.gate import answer_type_missing, unanchored
 from assistant.schema import ScoredChunk
+from assistant.text import detect_language
 
 __all__ = ["CANDIDATE_FEATURES", "GATE_FEATURES", "STATIC_FEATURES", "candidate_features",
            "question_features", "static_features"]
@@ -133,7 +134,7 @@ def static_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Concep
     total = sum(w for _, w in concepts) or 1.0
     unknown = sum(w for g, w in concepts if not any(t in snap.keyword.vocab for t in g)) / total
     anchors = len(analysis.places) + len(analysis.other_places) + len(analysis.years)
-    return np.array([unknown, float(english(analysis.text)), float(bool(analysis.refusing_facts)),
+    return np.array([unknown, float(detect_language(analysis.text) == "en"), float(bool(analysis.refusing_facts)),
                      float(anchors > 0), float(analysis.card_intent or analysis.closing_intent),
                      float(bool(analysis.carried))])
 

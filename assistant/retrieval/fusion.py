@@ -14,9 +14,10 @@ from assistant.index.search_index import Snapshot
 from assistant.retrieval.analysis import QuestionAnalysis
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
+from assistant.text import detect_language
 
-__all__ = ["CARRIED_WEIGHT", "GENERIC_WEIGHT", "SENTENCE_CANDIDATES", "Concepts", "coverage", "english", "fuse",
-           "term_shares", "weigh_concepts"]
+__all__ = ["CARRIED_WEIGHT", "GENERIC_WEIGHT", "SENTENCE_CANDIDATES", "Concepts", "coverage", "fuse", "term_shares",
+           "weigh_concepts"]
 
 #: Weight of the concepts that frame a question (措施, 第三条) against those that name its subject.
 GENERIC_WEIGHT = 0.3
@@ -76,11 +77,6 @@ def coverage(snap: Snapshot, chunk_ids: list[str], concepts: Concepts) -> np.nda
     return np.asarray([w for _, w in concepts]) @ held / total
 
 
-def english(text: str) -> bool:
-    """Whether a question is written in English (mostly ASCII), not in the documents' Chinese."""
-    return sum(ch.isascii() for ch in text) > 0.6 * len(text)
-
-
 def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts: Concepts,
          settings: Settings, focus: dict[str, float] | None = None,
          vector: np.ndarray | None = None) -> list[ScoredChunk]:
@@ -95,7 +91,7 @@ def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts
         sc.coverage = float(cov)
         boosts.apply(sc)
     ranked = _sorted(found.values())
-    if vector is not None and settings.sentence_weight and not english(analysis.text):
+    if vector is not None and settings.sentence_weight and detect_language(analysis.text) == "zh":
         floor = min((score for kind, _, hits in lists if kind == "dense" for _, score in hits), default=0.0)
         weight = settings.sentence_weight / (settings.rrf_k + 1)  # per unit of cosine, in fused score
         ranked = _sorted(_by_sentences(snap, ranked, vector, floor, weight))
