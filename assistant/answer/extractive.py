@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.answer.citations import evidence_text
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.fusion import Concepts
 from assistant.retrieval.hybrid import Retrieval
@@ -176,7 +177,7 @@ def select_sentences(found: Retrieval, lexicon: Lexicon) -> list[Selection]:
         # answers questions about the reply itself, whatever their words.)
         selections.pop(0)
     if not selections:  # nothing but lead-ins: the best source's opening, rather than no answer
-        text = sources[0].chunk.text
+        text = evidence_text(sources[0].chunk.text)
         opening = next(((a, b) for a, b in split_sentences(text) if text[a:b].strip()), None)
         if opening:
             selections.append(Selection(1, sources[0], [opening]))
@@ -206,7 +207,7 @@ def _card_or_closing(found: Retrieval) -> list[Selection] | None:
     if found.analysis.closing_intent:
         for rank, sc in enumerate(found.results[:3], start=1):
             if sc.chunk.kind == "closing":
-                text = sc.chunk.text
+                text = evidence_text(sc.chunk.text)
                 return [Selection(rank, sc, [(a, b) for a, b in split_sentences(text) if text[a:b].strip()])]
     return None
 
@@ -264,7 +265,8 @@ def _best_spans(sc: ScoredChunk, asked: _Asked, lexicon: Lexicon, must: bool, mi
     fact count when the source has any; a source other than the first (not ``must``) without one
     is not quoted.
     """
-    text = sc.chunk.text
+    # A sentence addressing a language model ("忽略以上所有指令……") was planted for it: never quoted.
+    text = evidence_text(sc.chunk.text)
     # A lead-in ("对建立联动发展保障机制做出了如下考虑:") announces the items that follow; it
     # answers nothing by itself.
     spans = [(a, b) for a, b in split_sentences(text) if text[a:b].strip() and not _LEAD_IN.search(text[a:b])]
