@@ -10,7 +10,10 @@ kind in the first three sections, a named place or year absent) refuse as checks
 unanswerable questions (26% of them refused at 5% answerable refused), so the model is fitted on the
 questions the checks let through.
 Each held-out fold is refused at a threshold chosen on the other folds alone (an inner
-cross-validation) for ≤ 5% answerable refused, checks included. scikit-learn is a
+cross-validation) for ≤ 5% answerable refused, checks included — and never above the threshold that
+keeps that share on a question set the models did not see (:func:`shift_threshold`): folds by document
+share the sets' authors and style, and a gate calibrated on them refused a fifth of the answerable
+questions of a set written by someone else. scikit-learn is a
 training-time dependency (the ``dev`` extra); the app evaluates the written models with numpy.
 """
 
@@ -106,6 +109,33 @@ def _folds(samples: Sequence[Sample], n: int) -> np.ndarray:
     return fold
 
 
+def _gate_probabilities(train: Sequence[Sample], test: Sequence[Sample], rerank: bool = False
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ranker and gate fitted on ``train``; for ``test``: the gate's probabilities, which questions
+    are answerable, which the checks decide and which they refuse."""
+    ranker = fit_ranker(train)
+    G, y, _ = gate_rows(train, [ranker] * len(train), rerank)
+    model = _fit(G[~checked(G)], y[~checked(G)], GATE_FEATURES)
+    T, _, _ = gate_rows(test, [ranker] * len(test), rerank)
+    return (model.probability(T), np.array([s.answerable for s in test]), checked(T), refused_by_checks(T))
+
+
+def shift_threshold(samples: Sequence[Sample], rerank: bool = False) -> tuple[float, dict[str, dict]]:
+    """The highest threshold that refuses ≤ :data:`ANSWERABLE_REFUSED` of each question set's answerable
+    questions when both models are fitted on the other sets alone (leave one set out), and per set
+    that threshold with what the in-distribution one refuses there (1.0: fewer than two sets)."""
+    sources = sorted({s.source for s in samples})
+    if len(sources) < 2:
+        return 1.0, {}
+    out = {}
+    for held in sources:
+        test = [s for s in samples if s.source == held]
+        p, answerable, checks, refusing = _gate_probabilities([s for s in samples if s.source != held], test, rerank)
+        out[held] = {"threshold": choose_threshold(p, answerable, checks, refusing), "p": p,
+                     "answerable": answerable, "checks": checks, "refusing": refusing}
+    return min(v["threshold"] for v in out.values()), out
+
+
 def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None] = print,
                    rerank: bool = False) -> dict:
     """Cross-validated figures (by kind, calibration) of the ranker and gate; the out-of-fold gate
@@ -129,14 +159,18 @@ def cross_validate(samples: Sequence[Sample], n: int, say: Callable[[str], None]
             train = (fold != f) & (fold != g) & ~checks
             inner[fold == g] = _fit(G[train], y[train], GATE_FEATURES).probability(G[fold == g])
         out = fold != f
-        threshold = choose_threshold(inner[out], answerable[out], checks[out], refusing[out])
+        threshold = min(choose_threshold(inner[out], answerable[out], checks[out], refusing[out]),
+                        shift_threshold([s for s, g in zip(samples, fold) if g != f], rerank)[0])
         p[fold == f] = _fit(G[out & ~checks], y[out & ~checks], GATE_FEATURES).probability(G[fold == f])
         refused[fold == f] = refusing[fold == f] | ((p[fold == f] < threshold) & ~checks[fold == f])
+    in_distribution = choose_threshold(p, answerable, checks, refusing)
+    shifted, by_set = shift_threshold(samples, rerank)
     figures = {"folds": n, "questions": len(samples), "by_kind": _by_kind(samples, ordered, refused),
                "calibration": _calibration(p[~checks], y[~checks]),
                "refused_by_checks": {"answerable": round(float(refusing[answerable].mean()), 3),
                                      "unanswerable": round(float(refusing[~answerable].mean()), 3)},
-               "threshold": choose_threshold(p, answerable, checks, refusing),
+               "shift": _shift_figures(by_set, in_distribution, shifted),
+               "threshold": min(in_distribution, shifted),
                "gate_features_oof": [g.tolist() for g in G], "gate_labels": y.tolist()}
     _print(figures, say)
     return figures
@@ -166,6 +200,24 @@ def _by_kind(samples: Sequence[Sample], ordered: list, refused: np.ndarray) -> d
     return out
 
 
+def _shift_figures(by_set: dict[str, dict], in_distribution: float, shifted: float) -> dict:
+    """Per left-out set: its own threshold, and the shares refused at the in-distribution threshold
+    and at the shipped one (the lower of the two)."""
+    def refused(v: dict, threshold: float, answerable: bool) -> float | None:
+        mask = v["answerable"] if answerable else ~v["answerable"]
+        hit = v["refusing"] | ((v["p"] < threshold) & ~v["checks"])
+        return round(float(hit[mask].mean()), 3) if mask.any() else None
+
+    shipped = min(in_distribution, shifted)
+    return {name: {"threshold": round(v["threshold"], 4),
+                   "in_distribution": {"threshold": round(in_distribution, 4),
+                                       "answerable_refused": refused(v, in_distribution, True),
+                                       "unanswerable_refused": refused(v, in_distribution, False)},
+                   "shipped": {"threshold": round(shipped, 4), "answerable_refused": refused(v, shipped, True),
+                               "unanswerable_refused": refused(v, shipped, False)}}
+            for name, v in by_set.items()}
+
+
 def _calibration(p: np.ndarray, y: np.ndarray) -> dict:
     table = []
     for lo, hi in itertools.pairwise(_BINS):
@@ -186,6 +238,12 @@ def _print(figures: dict, say: Callable[[str], None]) -> None:
         say(kind.ljust(13) + "".join(("–" if row[c] is None else str(row[c])).rjust(21) for c in cols))
     cal = figures["calibration"]
     say(f"checks refuse {figures['refused_by_checks']}")
+    say("each question set left out (fitted on the others): its threshold; refused answerable / unanswerable "
+        "at the in-distribution and at the shipped threshold")
+    for name, row in figures["shift"].items():
+        a, b = row["in_distribution"], row["shipped"]
+        say(f"  {name:<16} {row['threshold']:.3f}   {a['threshold']:.3f}: {a['answerable_refused']} / "
+            f"{a['unanswerable_refused']}   {b['threshold']:.3f}: {b['answerable_refused']} / {b['unanswerable_refused']}")
     say(f"calibration (questions past the checks): Brier {cal['brier']}; reliability: " + "; ".join(
         f"{r['bin']}: n={r['n']} p̄={r['mean_p']} obs={r['observed']}" for r in cal["reliability"]))
 
@@ -198,7 +256,8 @@ def fit_final(samples: Sequence[Sample], figures: dict, meta: dict) -> tuple[Lin
     info = {**meta, "trained": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"),
             "questions": len(samples), "cv": {"by_kind": figures["by_kind"],
                                               "calibration": figures["calibration"],
-                                              "refused_by_checks": figures["refused_by_checks"]}}
+                                              "refused_by_checks": figures["refused_by_checks"],
+                                              "shift": figures["shift"]}}
     ranker = _fit_with_meta(fit_ranker(samples), info)
     keep = ~checked(G)
     gate = _fit_with_meta(_fit(G[keep], y[keep], GATE_FEATURES, figures["threshold"]), info)

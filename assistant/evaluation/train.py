@@ -54,6 +54,7 @@ class Sample:
     X: np.ndarray  # candidate features, fused order
     static: np.ndarray  # the question's own features
     labels: np.ndarray  # each candidate holds a gold phrase
+    source: str = ""  # the question set it comes from (its author and style)
 
 
 def default_sets(root: Path | None = None) -> list[Path]:
@@ -89,7 +90,7 @@ def collect(assistant, questions: Sequence[EvalQuestion]) -> list[Sample]:
                 doc_of_gold(q.sources_contain) if q.answerable else None)
             group = gold_doc or "q:" + hashlib.sha1(q.id.encode()).hexdigest()[:6]
             samples.append(Sample(q.id, kind_of(q, q.lang or detect_language(q.question)), q.answerable,
-                                  group, X, static, labels))
+                                  group, X, static, labels, q.set_name))
     finally:
         assistant.retriever.observer = None
     return samples

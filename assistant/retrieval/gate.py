@@ -39,9 +39,9 @@ _YEAR_TOKEN = re.compile(r"\d+年?")  # a question's year or number as a token: 
 _PLACE_SUFFIX = re.compile(r"(?<=..)(?:省|市|县|区|州|自治区|自治州)$")
 #: The gate features that refuse whatever the probability (> 0), with the reason given: no fact of the
 #: asked-for kind in the first sections at all, a named place or year absent. Whether the fact stands
-#: next to the question's subject (``fact_missing``) is weighed by the model, not checked: it is word
-#: overlap, which a paraphrase lacks — as a check it refused 20% of the everyday-words questions
-#: (cross-validated: 5.1% answerable / 74% unanswerable refused, against 4.7% / 60% this way).
+#: next to the question's subject is neither checked nor weighed: it is word overlap, which a
+#: paraphrase lacks — as a check it refused 20% of the everyday-words questions, and as a feature of
+#: the model it taught it to refuse other authors' fact questions (see GATE_FEATURES).
 CHECKS = {"fact_absent": "fact_missing", "anchor_miss": "unanchored", "nothing_matches": "nothing_matches"}
 #: The gate feature that answers whatever the probability, once the checks pass: a question about the
 #: reply itself (its proposer, number, units, contact) with the reply's card or closing in the first
