@@ -66,12 +66,13 @@ STATIC_FEATURES = ("unknown_share", "english", "asks_fact")
 # unanswerable" from the tunable sets' 35 unanswerable questions (all fact questions in two of the
 # three sets), and with one set left out refused 21% of its answerable questions (held out:
 # replies-dev, 13 unanswerable questions: 62% refused); with evidence alone, 3.7% (54%). Whether the
-# fact stands next to the subject (fact_missing) is word overlap of the same kind, and went too; the
-# checks still refuse when no fact of the kind is there at all.
+# fact stands next to the subject is word overlap, which a paraphrase lacks: it counts only as far as
+# the question's words are in the sources at all (fact_missing_covered = fact missing × coverage);
+# the checks still refuse when no fact of the kind is there at all.
 GATE_FEATURES = (
     "rank_top", "rank_gap", "rank_top3_mean",
     "top_dense_vs_median", "top_dense_score", "top_dense_rank_inv", "top_lex_rank_inv",
-    "coverage_top3", "card_ok", "fact_absent", "anchor_miss", "nothing_matches", "fused_ratio",
+    "coverage_top3", "card_ok", "fact_missing_covered", "fact_absent", "anchor_miss", "nothing_matches", "fused_ratio",
     "unknown_share",
     # The same evidence weighs differently by the question's language, which one linear model cannot
     # express without these: a Chinese question's answer is usually the vector list's first (the
@@ -148,12 +149,13 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     ``logits`` (same order); an empty list gives the features of nothing found."""
     unknown = static[STATIC_FEATURES.index("unknown_share")]
     if not len(X):
-        return np.array([-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0, 1.0, unknown, 0, 0, 0, 0])
+        return np.array([-10.0, 0.0, -10.0, 0, 0, 0, 0, 0, 0, 0, 0, 1.0, 1.0, 1.0, unknown, 0, 0, 0, 0])
     col = _COL
     top = X[0]
     top2, top3 = X[:2], X[:3]
     card_ok = float(top2[:, col["card_hit"]].any() or top2[:, col["closing_hit"]].any())
     asks = not card_ok and static[STATIC_FEATURES.index("asks_fact")] > 0
+    fact_missing = float(asks and not top3[:, col["fact_held"]].any())
     fact_absent = float(asks and not top3[:, col["fact_anywhere"]].any())
     second = X[1, col["fused_rel"]] if len(X) > 1 else 0.0
     coverage = float(top3[:, col["coverage"]].max())
@@ -162,7 +164,7 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     return np.array([
         logits[0], logits[0] - (logits[1] if len(logits) > 1 else -10.0), float(np.mean(logits[:3])),
         top[col["dense_vs_median"]], top[col["dense_score"]], top[col["dense_rank_inv"]],
-        top[col["lex_rank_inv"]], coverage, card_ok, fact_absent,
+        top[col["lex_rank_inv"]], coverage, card_ok, fact_missing * coverage, fact_absent,
         float(top3[:, col["anchor_miss"]].min()), nothing, top[col["fused_rel"]] / (second or 1e-3) if second else 10.0,
         unknown,
         (1 - en) * top[col["dense_rank_inv"]], (1 - en) * top[col["dense_vs_median"]],
