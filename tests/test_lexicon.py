@@ -356,3 +356,8 @@ def test_other_places_are_names_outside_the_divisions(lex: Lexicon) -> None:
     assert "东京" in lex.other_places("东京在城市更新方面有什么经验？")
     # Generic place nouns and counts name no place.
     assert lex.other_places("山区的特色农业和城镇用地，四县怎么办？") == []
+    # Real names elsewhere, rivers included; not the everyday words jieba's dictionary also tags ns.
+    assert lex.other_places("长江和沱江的污水谁来管？欧洲怎么做的？") == ["长江", "沱江", "欧洲"]
+    for question in ("房子三四层高的话消防上要装个么子东西？", "坐一趟社区小巴士要几块钱？",
+                     "托管一个礼拜搞几天？", "那些山山水水的生态保护有没有一起搞的打算？"):
+        assert lex.other_places(question) == [], question
