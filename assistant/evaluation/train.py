@@ -58,10 +58,12 @@ class Sample:
 
 
 def default_sets(root: Path | None = None) -> list[Path]:
-    """The question sets one may tune on: seed-616, work-reports and replies-dev."""
+    """The question sets one may tune on: seed-616, work-reports, replies-dev and replies-dev-g (a second
+    author's questions on the same replies, a third of them unanswerable: the refusal model's data)."""
     root = root or repo_root()
-    return [root / "eval" / "questions" / "seed-616.jsonl", root / "eval" / "questions" / "work-reports.jsonl",
-            shared_data_dir(root) / "replies-dev" / "questions.jsonl"]
+    questions = root / "eval" / "questions"
+    return [questions / "seed-616.jsonl", questions / "work-reports.jsonl",
+            shared_data_dir(root) / "replies-dev" / "questions.jsonl", questions / "replies-dev-g.jsonl"]
 
 
 def collect(assistant, questions: Sequence[EvalQuestion]) -> list[Sample]:
