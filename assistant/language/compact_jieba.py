@@ -8,6 +8,8 @@ place names and terms are added, so the merged dictionary — once into two file
     assistant-jieba-<key>.marisa      the words, a MARISA trie (a word's key id indexes the counts)
     assistant-jieba-<key>.counts.npy  int64: the count of each key id, then jieba's ``total``, then the
                                       longest word's length
+    assistant-jieba-<key>.ns.marisa   the words jieba's own dictionary tags ``ns`` (place names, ~18k),
+                                      which each process otherwise found by reading its 5 MB text file
 
 and :class:`CompactJieba` opens them memory-mapped: every worker shares the same pages through the page
 cache and loading takes milliseconds. ``<key>`` is the tokenizer's fingerprint (the token scheme's
@@ -41,7 +43,7 @@ __all__ = ["COMPACT_FORMAT", "CompactJieba", "open_or_write"]
 log_ = logging.getLogger(__name__)
 
 #: Bump when the files' layout or meaning changes (part of their name, so old files are ignored).
-COMPACT_FORMAT = "1"
+COMPACT_FORMAT = "2"
 _MAX_WEIGHTS = 200_000  # words whose log count is remembered (~20 MB at most, a few kB when serving)
 
 
@@ -67,8 +69,9 @@ class CompactJieba(jieba.Tokenizer):
     ``calc`` give what the tokenizer they were written from gives. The dictionary is fixed: adding a
     word means writing new files (:func:`open_or_write`)."""
 
-    def __init__(self, trie: marisa_trie.Trie, counts: np.ndarray) -> None:
+    def __init__(self, trie: marisa_trie.Trie, counts: np.ndarray, ns_words: marisa_trie.Trie) -> None:
         super().__init__()
+        self.ns_words = ns_words  # jieba's dictionary's place names (``in`` works as on a set)
         words = len(counts) - 2
         self._trie = trie
         self._counts = memoryview(counts)  # indexing gives Python ints, as jieba's dict does
@@ -80,14 +83,15 @@ class CompactJieba(jieba.Tokenizer):
 
     @classmethod
     def open(cls, stem: Path) -> CompactJieba:
-        """The tokenizer in ``<stem>.marisa`` and ``<stem>.counts.npy`` (OSError or ValueError when they
-        are missing, torn or do not belong together)."""
+        """The tokenizer in the files at ``stem`` (OSError or ValueError when they are missing, torn or do
+        not belong together)."""
         counts = np.load(_counts_path(stem), mmap_mode="r")
-        trie = marisa_trie.Trie()
+        trie, ns_words = marisa_trie.Trie(), marisa_trie.Trie()
         trie.mmap(str(_trie_path(stem)))
+        ns_words.mmap(str(_ns_path(stem)))
         if counts.dtype != np.dtype("<i8") or counts.ndim != 1 or len(counts) != len(trie) + 2:
             raise ValueError(f"{stem}: the trie and the counts do not belong together")
-        return cls(trie, counts)
+        return cls(trie, counts, ns_words)
 
     def get_DAG(self, sentence: str) -> dict[int, list[int]]:
         prefixes, longest = self._trie.prefixes, self._longest
@@ -125,9 +129,25 @@ def _counts_path(stem: Path) -> Path:
     return stem.with_name(stem.name + ".counts.npy")
 
 
+def _ns_path(stem: Path) -> Path:
+    return stem.with_name(stem.name + ".ns.marisa")
+
+
+def _tagged(tokenizer: jieba.Tokenizer, tag: str) -> list[str]:
+    """The words of two characters or more that jieba's own dictionary file tags ``tag``."""
+    found = []
+    with tokenizer.get_dict_file() as handle:
+        for line in handle:
+            parts = line.decode("utf-8").split()
+            if len(parts) >= 3 and len(parts[0]) >= 2 and parts[2] == tag:
+                found.append(parts[0])
+    return found
+
+
 def write(tokenizer: jieba.Tokenizer, stem: Path) -> None:
-    """Write the compact form of ``tokenizer``'s dictionary (its words with a count above 0) at ``stem``;
-    the counts first, the trie last, each through a temporary file and a rename."""
+    """Write the compact form of ``tokenizer``'s dictionary (its words with a count above 0, and its
+    dictionary file's place names) at ``stem``; the trie last, each file through a temporary file and a
+    rename."""
     freq = tokenizer.FREQ
     words = [word for word, count in freq.items() if count]
     trie = marisa_trie.Trie(words)
@@ -136,12 +156,15 @@ def write(tokenizer: jieba.Tokenizer, stem: Path) -> None:
         counts[trie[word]] = freq[word]
     counts[-2] = tokenizer.total
     counts[-1] = max(map(len, words))
+    ns_words = marisa_trie.Trie(_tagged(tokenizer, "ns"))
     stem.parent.mkdir(parents=True, exist_ok=True)
+
     def save_counts(temp: Path) -> None:
         with temp.open("wb") as handle:  # a handle: given a name, numpy would add ".npy" to it
             np.save(handle, counts)
 
     _atomic(_counts_path(stem), save_counts)
+    _atomic(_ns_path(stem), lambda temp: ns_words.save(str(temp)))
     _atomic(_trie_path(stem), lambda temp: trie.save(str(temp)))
 
 
@@ -166,7 +189,7 @@ def open_or_write(folder: Path, key: str, build) -> CompactJieba:
     try:
         return CompactJieba.open(stem)
     except (OSError, ValueError, RuntimeError) as exc:
-        if _trie_path(stem).exists() or _counts_path(stem).exists():
+        if any(path(stem).exists() for path in (_trie_path, _counts_path, _ns_path)):
             log_.warning("rewriting jieba's compact dictionary %s (%s)", stem, exc)
     write(build(), stem)
     return CompactJieba.open(stem)
