@@ -150,3 +150,13 @@ def test_the_files_are_keyed_by_the_fingerprint(tmp_path: Path) -> None:
     lex.tokens.jieba()
     (name,) = {p.name.split(".")[0] for p in tmp_path.glob("assistant-jieba-*")}
     assert lex.fingerprint in name
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_each_process_its_own_copy(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    lex = Lexicon(cache_dir=blocked)
+    assert lex.tokenize("惠水县和长顺的土地要素") == ["惠水", "惠水县", "长顺", "土地", "要素", "土地要素"]
+    assert "东京" in lex.tokens.tagged()["ns"]
+    assert "cannot write jieba's compact dictionary" in caplog.text

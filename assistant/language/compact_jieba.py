@@ -73,6 +73,7 @@ class CompactJieba(jieba.Tokenizer):
         super().__init__()
         self.ns_words = ns_words  # jieba's dictionary's place names (``in`` works as on a set)
         words = len(counts) - 2
+        self.trie, self.counts = trie, counts
         self._trie = trie
         self._counts = memoryview(counts)  # indexing gives Python ints, as jieba's dict does
         self._longest = int(counts[-1])
@@ -144,10 +145,9 @@ def _tagged(tokenizer: jieba.Tokenizer, tag: str) -> list[str]:
     return found
 
 
-def write(tokenizer: jieba.Tokenizer, stem: Path) -> None:
-    """Write the compact form of ``tokenizer``'s dictionary (its words with a count above 0, and its
-    dictionary file's place names) at ``stem``; the trie last, each file through a temporary file and a
-    rename."""
+def compact(tokenizer: jieba.Tokenizer) -> CompactJieba:
+    """The compact form of ``tokenizer``'s dictionary (its words with a count above 0, and its dictionary
+    file's place names), in memory."""
     freq = tokenizer.FREQ
     words = [word for word, count in freq.items() if count]
     trie = marisa_trie.Trie(words)
@@ -156,16 +156,21 @@ def write(tokenizer: jieba.Tokenizer, stem: Path) -> None:
         counts[trie[word]] = freq[word]
     counts[-2] = tokenizer.total
     counts[-1] = max(map(len, words))
-    ns_words = marisa_trie.Trie(_tagged(tokenizer, "ns"))
+    return CompactJieba(trie, counts, marisa_trie.Trie(_tagged(tokenizer, "ns")))
+
+
+def write(tokenizer: CompactJieba, stem: Path) -> None:
+    """Write a compact tokenizer's files at ``stem``; the trie last, each file through a temporary file
+    and a rename."""
     stem.parent.mkdir(parents=True, exist_ok=True)
 
     def save_counts(temp: Path) -> None:
         with temp.open("wb") as handle:  # a handle: given a name, numpy would add ".npy" to it
-            np.save(handle, counts)
+            np.save(handle, np.asarray(tokenizer.counts))
 
     _atomic(_counts_path(stem), save_counts)
-    _atomic(_ns_path(stem), lambda temp: ns_words.save(str(temp)))
-    _atomic(_trie_path(stem), lambda temp: trie.save(str(temp)))
+    _atomic(_ns_path(stem), lambda temp: tokenizer.ns_words.save(str(temp)))
+    _atomic(_trie_path(stem), lambda temp: tokenizer.trie.save(str(temp)))
 
 
 def _atomic(path: Path, write_to: Callable[[Path], object]) -> None:
@@ -184,12 +189,17 @@ def _atomic(path: Path, write_to: Callable[[Path], object]) -> None:
 
 def open_or_write(folder: Path, key: str, build) -> CompactJieba:
     """The compact tokenizer for ``key`` in ``folder``, written first from ``build()`` (a full
-    ``jieba.Tokenizer``) when it is missing or unreadable."""
+    ``jieba.Tokenizer``) when it is missing or unreadable; built in memory when it cannot be written."""
     stem = folder / f"assistant-jieba-{key}-c{COMPACT_FORMAT}"
     try:
         return CompactJieba.open(stem)
     except (OSError, ValueError, RuntimeError) as exc:
         if any(path(stem).exists() for path in (_trie_path, _counts_path, _ns_path)):
             log_.warning("rewriting jieba's compact dictionary %s (%s)", stem, exc)
-    write(build(), stem)
+    built = compact(build())
+    try:
+        write(built, stem)
+    except OSError as exc:  # a read-only or full cache folder: this process keeps its own copy
+        log_.warning("cannot write jieba's compact dictionary %s (%s): each process builds its own", stem, exc)
+        return built
     return CompactJieba.open(stem)
