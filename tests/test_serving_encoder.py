@@ -22,8 +22,8 @@ import pytest
 
 from assistant.embedding import ModelUnavailableError, PassagesNeedTorch, QueryEmbedder
 from assistant.embedding.bundle import BUNDLE_FORMAT, ENCODER, PROBES, TOKENIZER, ServingBundle, bundle_folder
-from assistant.embedding.unigram import IDS, PIECES
 from assistant.embedding.folders import write_manifest
+from assistant.embedding.unigram import IDS, PIECES
 from assistant.index.registry import Registry
 from assistant.index.sentence_vectors import MODEL_META
 
