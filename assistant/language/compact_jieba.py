@@ -44,7 +44,7 @@ log_ = logging.getLogger(__name__)
 
 #: Bump when the files' layout or meaning changes (part of their name, so old files are ignored).
 COMPACT_FORMAT = "2"
-_MAX_WEIGHTS = 200_000  # words whose log count is remembered (~20 MB at most, a few kB when serving)
+_MAX_WEIGHTS = 200_000  # words whose log count is remembered (~25 MB at most, a few kB when serving)
 
 
 class CompactCounts:
@@ -73,8 +73,7 @@ class CompactJieba(jieba.Tokenizer):
         super().__init__()
         self.ns_words = ns_words  # jieba's dictionary's place names (``in`` works as on a set)
         words = len(counts) - 2
-        self.trie, self.counts = trie, counts
-        self._trie = trie
+        self.trie, self.counts = trie, counts  # the words (a key id indexes counts) and their counts
         self._counts = memoryview(counts)  # indexing gives Python ints, as jieba's dict does
         self._longest = int(counts[-1])
         self.FREQ = CompactCounts(trie, self._counts, words)
@@ -95,7 +94,7 @@ class CompactJieba(jieba.Tokenizer):
         return cls(trie, counts, ns_words)
 
     def get_DAG(self, sentence: str) -> dict[int, list[int]]:
-        prefixes, longest = self._trie.prefixes, self._longest
+        prefixes, longest = self.trie.prefixes, self._longest
         dag = {}
         for k in range(len(sentence)):
             dag[k] = [k - 1 + n for n in map(len, prefixes(sentence[k:k + longest]))] or [k]
@@ -112,7 +111,7 @@ class CompactJieba(jieba.Tokenizer):
     def _weight(self, word: str) -> float:
         """``log(count or 1)`` of a word, remembered: a trie look-up costs more than a dict's, and
         the words a text is cut into recur (bounded; a word's weight is tiny next to jieba's dict)."""
-        key = self._trie.get(word)
+        key = self.trie.get(word)
         if len(self._weights) > _MAX_WEIGHTS:
             self._weights.clear()
         weight = self._weights[word] = log(1 if key is None else self._counts[key])
