@@ -7,9 +7,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
-from langchain_core.runnables import Runnable
+from typing import TYPE_CHECKING
 
 from assistant.answer.llm import make_chat_model
 from assistant.answer.pipeline import Pipeline
@@ -23,9 +21,14 @@ from assistant.index.search_index import SearchIndex
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.language.lexicon import Lexicon
 from assistant.retrieval.hybrid import HybridRetriever
-from assistant.retrieval.langchain import LangChainRetriever
 from assistant.schema import Answer, Citation
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # LangChain is imported where it is used: a serving process answers without it
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.runnables import Runnable
+
+    from assistant.retrieval.langchain import LangChainRetriever
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +180,8 @@ class Assistant:
 
     def as_retriever(self, filters: dict | None = None, k: int | None = None) -> LangChainRetriever:
         """This assistant's retrieval as a LangChain retriever (``k`` documents; None: ``top_k``)."""
+        from assistant.retrieval.langchain import LangChainRetriever
+
         return LangChainRetriever(hybrid=self.retriever, filters=filters, k=k)
 
     def documents(self, issuer: str | None = None, kind: str | None = None, year: int | None = None,

@@ -307,12 +307,13 @@ def test_glossary_and_stopwords_are_sane(lex: Lexicon) -> None:
 # ---------------------------------------------------------------- loading, cache, speed
 
 
-def test_load_is_quiet_and_uses_jiebas_cache(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+def test_load_is_quiet_and_uses_the_compact_dictionary(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     started = time.perf_counter()
     first = Lexicon(cache_dir=tmp_path)  # an empty folder: jieba builds its prefix dictionary
     cold_tokens = first.tokenize("惠水县和长顺的土地要素")
     cold = time.perf_counter() - started
-    assert (tmp_path / "jieba.cache").is_file()
+    assert (tmp_path / "jieba.cache").is_file()  # jieba's own, read once to write the compact files
+    assert len(list(tmp_path.glob("assistant-jieba-*"))) == 3  # the tries and the counts, mapped from now on
 
     started = time.perf_counter()
     second = Lexicon(cache_dir=tmp_path)
@@ -322,7 +323,7 @@ def test_load_is_quiet_and_uses_jiebas_cache(tmp_path: Path, capfd: pytest.Captu
     out, err = capfd.readouterr()
     assert out == "" and err == "", "loading printed something"
     assert warm_tokens == cold_tokens == ["惠水", "惠水县", "长顺", "土地", "要素", "土地要素"]
-    print(f"\nlexicon load: {cold:.2f} s without a cache, {warm:.2f} s from jieba's cache")
+    print(f"\nlexicon load: {cold:.2f} s without a cache, {warm:.2f} s from the compact dictionary")
     assert warm < 2.0
 
 

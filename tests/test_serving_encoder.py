@@ -23,6 +23,7 @@ import pytest
 from assistant.embedding import ModelUnavailableError, PassagesNeedTorch, QueryEmbedder
 from assistant.embedding.bundle import BUNDLE_FORMAT, ENCODER, PROBES, TOKENIZER, ServingBundle, bundle_folder
 from assistant.embedding.folders import write_manifest
+from assistant.embedding.unigram import IDS, PIECES
 from assistant.index.registry import Registry
 from assistant.index.sentence_vectors import MODEL_META
 
@@ -162,17 +163,16 @@ def test_missing_bundle_says_which_command_writes_it(embedder, model_settings, t
     assert "assistant models prepare" in _refusal(settings, None)  # an index that records no model
 
 
-@pytest.mark.parametrize("damage", ["tokenizer", "encoder", "manifest"])
+@pytest.mark.parametrize("damage", ["manifest", TOKENIZER, ENCODER, PIECES, IDS])
 def test_torn_bundle_is_refused(embedder, model_settings, bundle_dir, tmp_path, damage):
     models = _linked_models(bundle_dir, tmp_path)
     folder = models / "onnx" / bundle_dir.name
     if damage == "manifest":
         (folder / "manifest.json").unlink()  # a bundle whose writing never finished
-    else:
-        name = TOKENIZER if damage == "tokenizer" else ENCODER
-        _replace(folder / name, (folder / name).read_bytes()[:1000])
+    else:  # the mapped trie and ids too: the manifest covers every file of the bundle
+        _replace(folder / damage, (folder / damage).read_bytes()[:1000])
     message = _refusal(model_settings.with_overrides(models_path=models), embedder.model_id)
-    assert ("manifest" if damage == "manifest" else (TOKENIZER if damage == "tokenizer" else ENCODER)) in message
+    assert damage in message
 
 
 def test_encoder_that_disagrees_with_torch_is_refused(embedder, model_settings, bundle_dir, tmp_path):

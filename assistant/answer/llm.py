@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING
 
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
+
+if TYPE_CHECKING:  # LangChain is imported only with an LLM: a serving process answers without it
+    from langchain_core.language_models import BaseChatModel
 
 PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
 

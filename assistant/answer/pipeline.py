@@ -14,9 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
-
-from langchain_core.language_models import BaseChatModel
+from typing import TYPE_CHECKING, Any
 
 from assistant.answer import refusal
 from assistant.answer.citations import markers_in, supporting_spans, validate
@@ -29,6 +27,9 @@ from assistant.retrieval.references import rewound
 from assistant.retrieval.rewrite import resolve_references, rewrite_deterministic
 from assistant.schema import Answer, Citation
 from assistant.text import detect_language
+
+if TYPE_CHECKING:  # LangChain is imported only with an LLM: a serving process answers without it
+    from langchain_core.language_models import BaseChatModel
 
 
 @dataclass

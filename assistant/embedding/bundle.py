@@ -11,7 +11,9 @@ ingest``, anything that builds an :class:`~assistant.embedding.Embedder`), into
     word_embeddings.npy   the vocabulary's token vectors (250k x 384 float32), loaded memory-mapped:
                           workers share it through the page cache and only the rows used are paged in
     tokenizer.json        the tokenizer transformers runs, for the ``tokenizers`` package
-    tokenizer-*           the same, for ``unigram.py``: all but the vocabulary, the pieces, their scores
+    tokenizer-*           the same, for ``unigram.py``: all but the vocabulary; the pieces as a trie, their
+                          ids and scores — all three mapped, not read (format 4; format 3 had a text file of
+                          the pieces, read into a ~60 MB dict by every process)
     probes.npy            torch's fp32 pooled vectors of the probe texts
     bundle.json           model id (exactly ``Embedder.model_id``), the setting it was made for,
                           prefixes, special tokens, window, padding id, dimension, probe texts and ids
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Bump when the bundle's files or their meaning change: older bundles are then rebuilt or refused.
-BUNDLE_FORMAT = 3
+BUNDLE_FORMAT = 4
 ENCODER, ENCODER_INT8, TABLE, TOKENIZER, PROBES, META = (
     "encoder.onnx", "encoder-int8.onnx", "word_embeddings.npy", "tokenizer.json", "probes.npy", "bundle.json")
 #: Texts whose torch vectors the bundle stores: the ONNX encoder must reproduce them at every start.

@@ -1,9 +1,12 @@
-"""A unigram tokenizer in a quarter of the memory: the ``tokenizers`` pipeline with the model's Viterbi in Python.
+"""A unigram tokenizer in a few MB of shared memory: the ``tokenizers`` pipeline with the model's Viterbi in Python.
 
 ``tokenizers``' ``Unigram`` model keeps its 250k pieces in a byte trie with a hash map per node: 267 MB
 for multilingual-e5's vocabulary, as much as everything else a serving process holds. A question is a few
-dozen characters, so this module keeps the pieces in one dict (~60 MB) and runs the same Viterbi search
-over them in Python (well under a millisecond a question), while the normaliser and pre-tokenizer are
+dozen characters, so this module keeps the pieces in a MARISA trie file that every process maps (4 MB,
+shared through the page cache; a dict of the pieces would be ~60 MB in each process), with the piece ids
+and scores as memory-mapped arrays, and runs the same Viterbi search over them in Python (well under a
+millisecond a question: the trie lists every piece starting at a position in one call), while the
+normaliser and pre-tokenizer are
 still ``tokenizers``' own, read from the same ``tokenizer.json``. Each step follows ``tokenizers``
 (``models/unigram/model.rs``: ``encode_optimized``, ``tokenize``; ``added_vocabulary.rs``;
 ``pre_tokenizers/metaspace.rs``), so ids are the same: the serving bundle checks that on its probe texts
@@ -14,18 +17,18 @@ from __future__ import annotations
 
 import json
 import re
-from array import array
-from collections.abc import Sequence
 from pathlib import Path
 
+import marisa_trie
 import numpy as np
 
 _UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY: an unknown character scores min score − 10
 
 
-#: The compact form of a unigram tokenizer.json: everything but the vocabulary, the pieces joined by NUL,
-#: and their scores.
-SHELL, PIECES, SCORES = "tokenizer-shell.json", "tokenizer-pieces.txt", "tokenizer-scores.npy"
+#: The compact form of a unigram tokenizer.json: everything but the vocabulary; the pieces as a trie; the
+#: piece id of each trie key (int32), then the longest piece's length; the scores by piece id (float64).
+SHELL, PIECES, IDS, SCORES = "tokenizer-shell.json", "tokenizer-pieces.marisa", "tokenizer-ids.npy", \
+    "tokenizer-scores.npy"
 
 
 def _supported(spec: dict) -> bool:
@@ -48,11 +51,26 @@ def write_compact(path: Path) -> bool:
     if not _supported(spec) or not vocab or any("\0" in piece for piece, _ in vocab):
         return False
     folder = Path(path).parent
+    trie, ids = _pieces_trie([piece for piece, _ in vocab])
     np.save(folder / SCORES, np.array([score for _, score in vocab], dtype="<f8"))
-    (folder / PIECES).write_bytes("\0".join(piece for piece, _ in vocab).encode("utf-8"))
+    np.save(folder / IDS, ids)
+    trie.save(str(folder / PIECES))
     spec["model"] = {**spec["model"], "vocab": []}
     (folder / SHELL).write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     return True
+
+
+def _pieces_trie(pieces: list[str]) -> tuple[marisa_trie.Trie, np.ndarray]:
+    """The pieces' trie and, by trie key id, each piece's id — the last one where a piece repeats, as a
+    dict of the vocabulary would have it — followed by the longest piece's length. The empty piece,
+    which no search asks for, is left out."""
+    trie = marisa_trie.Trie([p for p in pieces if p])
+    ids = np.zeros(len(trie) + 1, dtype="<i4")
+    for piece_id, piece in enumerate(pieces):
+        if piece:
+            ids[trie[piece]] = piece_id
+    ids[-1] = max(map(len, pieces))
+    return trie, ids
 
 
 class UnigramTokenizer:
@@ -61,13 +79,14 @@ class UnigramTokenizer:
     pre-tokenizer is Metaspace (``prepend_scheme`` "first", no split) optionally followed by others.
     :meth:`load` returns None for any other tokenizer (the caller then uses ``tokenizers`` as is)."""
 
-    def __init__(self, pieces: dict[str, int], scores: Sequence[float], unk_id: int, specials: dict[str, int],
-                 normalizer, pre_tokenizer):
-        self.pieces = pieces  # piece → id
-        self.scores = scores  # by id
+    def __init__(self, trie: marisa_trie.Trie, ids: np.ndarray, scores: np.ndarray, unk_id: int,
+                 specials: dict[str, int], normalizer, pre_tokenizer):
+        self.trie = trie  # the pieces; a key id indexes ids
+        self.ids = memoryview(ids[:-1])  # piece id by key id (memoryviews index to Python numbers, fast)
+        self.scores = memoryview(scores)  # by piece id
         self.unk_id = unk_id
-        self.unk_score = min(scores) - _UNK_PENALTY
-        self.longest = max(len(p) for p in pieces)
+        self.unk_score = float(np.min(scores)) - _UNK_PENALTY
+        self.longest = int(ids[-1])
         self.specials = specials
         # Leftmost, longest first: what tokenizers' Aho-Corasick match over the added tokens finds.
         self._special = re.compile("|".join(map(re.escape, sorted(specials, key=len, reverse=True)))) \
@@ -77,30 +96,35 @@ class UnigramTokenizer:
 
     @classmethod
     def load(cls, path: Path) -> UnigramTokenizer | None:
-        """From ``tokenizer.json``, or — four times faster (parsing its 17 MB of JSON is most of the
-        time) — from the compact files :func:`write_compact` put beside it."""
+        """From the compact files :func:`write_compact` put beside ``tokenizer.json`` (memory-mapped, in
+        milliseconds), or from ``tokenizer.json`` itself (parsing its 17 MB of JSON and building the
+        trie take a few seconds)."""
         from tokenizers import Tokenizer
 
         folder = Path(path).parent
-        if all((folder / name).is_file() for name in (SHELL, PIECES, SCORES)):
+        if all((folder / name).is_file() for name in (SHELL, PIECES, IDS, SCORES)):
             spec = json.loads((folder / SHELL).read_text(encoding="utf-8"))
-            vocab_pieces = (folder / PIECES).read_bytes().decode("utf-8").split("\0")  # no newline translation
-            scores = array("d", np.load(folder / SCORES).astype("<f8").tobytes())
+            trie = marisa_trie.Trie()
+            trie.mmap(str(folder / PIECES))
+            ids = np.load(folder / IDS, mmap_mode="r")
+            scores = np.load(folder / SCORES, mmap_mode="r")
         else:
             spec = json.loads(Path(path).read_text(encoding="utf-8"))
             vocab = (spec.get("model") or {}).get("vocab") or []
-            vocab_pieces = [piece for piece, _ in vocab]
-            scores = array("d", (score for _, score in vocab))  # 2 MB, not 250k float objects
-        if not _supported(spec) or len(vocab_pieces) != len(scores):
+            if not _supported(spec) or not vocab:
+                return None
+            trie, ids = _pieces_trie([piece for piece, _ in vocab])
+            scores = np.array([score for _, score in vocab], dtype="<f8")
+        if not _supported(spec) or len(ids) != len(trie) + 1 or ids.dtype != np.dtype("<i4") \
+                or scores.dtype != np.dtype("<f8") or int(np.max(ids[:-1], initial=0)) >= len(scores):
             return None
-        pieces = {piece: i for i, piece in enumerate(vocab_pieces)}
         specials = {t["content"]: t["id"] for t in spec.get("added_tokens") or []}
         unk_id = int(spec["model"]["unk_id"])
         # The normaliser and pre-tokenizer objects, without the model's trie: a one-piece stand-in.
         spec["model"] = {"type": "Unigram", "unk_id": 0, "vocab": [["<unk>", 0.0]], "byte_fallback": False}
         spec["added_tokens"] = []
         shell = Tokenizer.from_str(json.dumps(spec))
-        return cls(pieces, scores, unk_id, specials, shell.normalizer, shell.pre_tokenizer)
+        return cls(trie, ids, scores, unk_id, specials, shell.normalizer, shell.pre_tokenizer)
 
     def encode_batch(self, texts: list[str]) -> list[list[int]]:
         return [self.encode(t) for t in texts]
@@ -134,13 +158,13 @@ class UnigramTokenizer:
         score = [0.0] + [0.0] * n
         start: list[int | None] = [0] + [None] * n
         piece_id = [0] * (n + 1)
+        prefixes, ids, scores = self.trie.iter_prefixes_with_ids, self.ids, self.scores
         for i in range(n):
             here, single = score[i], False
-            for j in range(i + 1, min(n, i + self.longest) + 1):
-                found = self.pieces.get(word[i:j])
-                if found is None:
-                    continue
-                candidate = self.scores[found] + here
+            for piece, key in prefixes(word[i:i + self.longest]):  # by length: j ascending
+                j = i + len(piece)
+                found = ids[key]
+                candidate = scores[found] + here
                 if start[j] is None or candidate > score[j]:
                     score[j], start[j], piece_id[j] = candidate, i, found
                 single = single or j == i + 1
@@ -158,4 +182,8 @@ class UnigramTokenizer:
             else:
                 spans.append((begin, end, unknown))
             end = begin
-        return [self.pieces.get(word[a:b], self.unk_id) for a, b, _ in reversed(spans)]
+        return [self._piece_id(word[a:b]) for a, b, _ in reversed(spans)]
+
+    def _piece_id(self, piece: str) -> int:
+        key = self.trie.get(piece)
+        return self.unk_id if key is None else self.ids[key]
