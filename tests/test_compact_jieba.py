@@ -119,30 +119,20 @@ def test_counts_are_jiebas(lexicons: tuple[Lexicon, Lexicon]) -> None:
         compact.add_word("新词")
 
 
-def test_place_names_tagged_by_jieba_are_its_dictionary_files(lexicons: tuple[Lexicon, Lexicon]) -> None:
-    full = lexicons[1].tokens.jieba()
-    with full.get_dict_file() as handle:
-        expected = {parts[0] for parts in (line.decode("utf-8").split() for line in handle)
-                    if len(parts) >= 3 and len(parts[0]) >= 2 and parts[2] == "ns"}
-    tagged = lexicons[0].tokens.tagged()["ns"]
-    assert len(expected) > 10_000 and set(tagged.keys()) == expected
-    assert "东京" in tagged and "城乡" not in tagged
-
-
 def test_files_are_written_once_and_rewritten_when_torn(tmp_path: Path) -> None:
     first = Lexicon(cache_dir=tmp_path)
     tokens = first.tokenize("惠水县和长顺的土地要素")
     files = sorted(tmp_path.glob("assistant-jieba-*"))
-    assert [p.name.split(".", 1)[1] for p in files] == ["counts.npy", "marisa", "ns.marisa"]
+    assert [p.name.split(".", 1)[1] for p in files] == ["counts.npy", "marisa"]
     assert not list(tmp_path.glob("*.tmp"))
     stamps = [p.stat().st_mtime_ns for p in files]
     assert Lexicon(cache_dir=tmp_path).tokenize("惠水县和长顺的土地要素") == tokens
     assert [p.stat().st_mtime_ns for p in files] == stamps  # opened, not written again
 
     files[1].write_bytes(files[1].read_bytes()[:1000])  # a torn trie
-    files[2].unlink()  # and the place names gone
+    files[0].unlink()  # and the counts gone
     assert Lexicon(cache_dir=tmp_path).tokenize("惠水县和长顺的土地要素") == tokens
-    assert len(files[1].read_bytes()) > 1000 and files[2].is_file()
+    assert len(files[1].read_bytes()) > 1000 and files[0].is_file()
 
 
 def test_the_files_are_keyed_by_the_fingerprint(tmp_path: Path) -> None:
@@ -158,5 +148,4 @@ def test_a_cache_folder_that_cannot_be_written_leaves_each_process_its_own_copy(
     blocked.write_text("")
     lex = Lexicon(cache_dir=blocked)
     assert lex.tokenize("惠水县和长顺的土地要素") == ["惠水", "惠水县", "长顺", "土地", "要素", "土地要素"]
-    assert "东京" in lex.tokens.tagged()["ns"]
     assert "cannot write jieba's compact dictionary" in caplog.text

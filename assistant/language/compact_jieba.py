@@ -8,8 +8,6 @@ place names and terms are added, so the merged dictionary — once into two file
     assistant-jieba-<key>.marisa      the words, a MARISA trie (a word's key id indexes the counts)
     assistant-jieba-<key>.counts.npy  int64: the count of each key id, then jieba's ``total``, then the
                                       longest word's length
-    assistant-jieba-<key>.ns.marisa   the words jieba's own dictionary tags ``ns`` (place names, ~18k),
-                                      which each process otherwise found by reading its 5 MB text file
 
 and :class:`CompactJieba` opens them memory-mapped: every worker shares the same pages through the page
 cache and loading takes milliseconds. ``<key>`` is the tokenizer's fingerprint (the token scheme's
@@ -43,7 +41,7 @@ __all__ = ["COMPACT_FORMAT", "CompactJieba", "open_or_write"]
 log_ = logging.getLogger(__name__)
 
 #: Bump when the files' layout or meaning changes (part of their name, so old files are ignored).
-COMPACT_FORMAT = "2"
+COMPACT_FORMAT = "3"
 _MAX_WEIGHTS = 200_000  # words whose log count is remembered (~25 MB at most, a few kB when serving)
 
 
@@ -69,9 +67,8 @@ class CompactJieba(jieba.Tokenizer):
     ``calc`` give what the tokenizer they were written from gives. The dictionary is fixed: adding a
     word means writing new files (:func:`open_or_write`)."""
 
-    def __init__(self, trie: marisa_trie.Trie, counts: np.ndarray, ns_words: marisa_trie.Trie) -> None:
+    def __init__(self, trie: marisa_trie.Trie, counts: np.ndarray) -> None:
         super().__init__()
-        self.ns_words = ns_words  # jieba's dictionary's place names (``in`` works as on a set)
         words = len(counts) - 2
         self.trie, self.counts = trie, counts  # the words (a key id indexes counts) and their counts
         self._counts = memoryview(counts)  # indexing gives Python ints, as jieba's dict does
@@ -86,12 +83,11 @@ class CompactJieba(jieba.Tokenizer):
         """The tokenizer in the files at ``stem`` (OSError or ValueError when they are missing, torn or do
         not belong together)."""
         counts = np.load(_counts_path(stem), mmap_mode="r")
-        trie, ns_words = marisa_trie.Trie(), marisa_trie.Trie()
+        trie = marisa_trie.Trie()
         trie.mmap(str(_trie_path(stem)))
-        ns_words.mmap(str(_ns_path(stem)))
         if counts.dtype != np.dtype("<i8") or counts.ndim != 1 or len(counts) != len(trie) + 2:
             raise ValueError(f"{stem}: the trie and the counts do not belong together")
-        return cls(trie, counts, ns_words)
+        return cls(trie, counts)
 
     def get_DAG(self, sentence: str) -> dict[int, list[int]]:
         prefixes, longest = self.trie.prefixes, self._longest
@@ -129,24 +125,8 @@ def _counts_path(stem: Path) -> Path:
     return stem.with_name(stem.name + ".counts.npy")
 
 
-def _ns_path(stem: Path) -> Path:
-    return stem.with_name(stem.name + ".ns.marisa")
-
-
-def _tagged(tokenizer: jieba.Tokenizer, tag: str) -> list[str]:
-    """The words of two characters or more that jieba's own dictionary file tags ``tag``."""
-    found = []
-    with tokenizer.get_dict_file() as handle:
-        for line in handle:
-            parts = line.decode("utf-8").split()
-            if len(parts) >= 3 and len(parts[0]) >= 2 and parts[2] == tag:
-                found.append(parts[0])
-    return found
-
-
 def compact(tokenizer: jieba.Tokenizer) -> CompactJieba:
-    """The compact form of ``tokenizer``'s dictionary (its words with a count above 0, and its dictionary
-    file's place names), in memory."""
+    """The compact form of ``tokenizer``'s dictionary (its words with a count above 0), in memory."""
     freq = tokenizer.FREQ
     words = [word for word, count in freq.items() if count]
     trie = marisa_trie.Trie(words)
@@ -155,7 +135,7 @@ def compact(tokenizer: jieba.Tokenizer) -> CompactJieba:
         counts[trie[word]] = freq[word]
     counts[-2] = tokenizer.total
     counts[-1] = max(map(len, words))
-    return CompactJieba(trie, counts, marisa_trie.Trie(_tagged(tokenizer, "ns")))
+    return CompactJieba(trie, counts)
 
 
 def write(tokenizer: CompactJieba, stem: Path) -> None:
@@ -168,7 +148,6 @@ def write(tokenizer: CompactJieba, stem: Path) -> None:
             np.save(handle, np.asarray(tokenizer.counts))
 
     _atomic(_counts_path(stem), save_counts)
-    _atomic(_ns_path(stem), lambda temp: tokenizer.ns_words.save(str(temp)))
     _atomic(_trie_path(stem), lambda temp: tokenizer.trie.save(str(temp)))
 
 
@@ -193,7 +172,7 @@ def open_or_write(folder: Path, key: str, build) -> CompactJieba:
     try:
         return CompactJieba.open(stem)
     except (OSError, ValueError, RuntimeError) as exc:
-        if any(path(stem).exists() for path in (_trie_path, _counts_path, _ns_path)):
+        if any(path(stem).exists() for path in (_trie_path, _counts_path)):
             log_.warning("rewriting jieba's compact dictionary %s (%s)", stem, exc)
     built = compact(build())
     try:

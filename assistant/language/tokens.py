@@ -39,7 +39,6 @@ import re
 import tempfile
 import threading
 import unicodedata
-from collections.abc import Container
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -262,11 +261,6 @@ class Tokenizer:
             self._parts_cache.clear()
         self._parts_cache[word] = parts
         return parts
-
-    def tagged(self) -> dict[str, Container[str]]:
-        """Words of jieba's main dictionary by tag: ``"ns"`` place names (~18k), a trie mapped from the
-        compact dictionary's files (not jieba's 350k-entry tag table, nor a set per process)."""
-        return {"ns": self.jieba().ns_words}
 
     def is_stopword(self, token: str) -> bool:
         """Whether ``token`` is a function word dropped from queries and the index."""
