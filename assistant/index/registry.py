@@ -10,6 +10,7 @@ commit so that a serving process can notice and reload.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -134,6 +135,15 @@ def connect_wal(path: Path, *, check_same_thread: bool = True, timeout: float = 
     return con
 
 
+def ids_digest(chunk_ids: Iterable[str]) -> str:
+    """A digest of a sequence of chunk ids (order matters)."""
+    h = hashlib.sha256()
+    for chunk_id in chunk_ids:
+        h.update(chunk_id.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 class Registry:
     """SQLite-backed registry of documents and chunks (safe for several processes: WAL mode)."""
 
@@ -167,6 +177,20 @@ class Registry:
     def generation(self) -> int:
         row = self._connect().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
+
+    def fingerprint(self) -> tuple[int, str]:
+        """(generation, digest of every chunk id in :meth:`iter_chunks` order), read together in one
+        transaction: what a file derived from the registry is keyed by. The digest tells a registry
+        built afresh to the same generation from the one it replaced."""
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("BEGIN")
+            row = con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            digest = ids_digest(r[0] for r in con.execute("SELECT chunk_id FROM chunks ORDER BY doc_id, ord"))
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return (int(row[0]) if row else 0), digest
 
     def get_meta(self, key: str) -> str | None:
         row = self._connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
