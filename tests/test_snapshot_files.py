@@ -64,6 +64,7 @@ def _in_memory(registry: Registry) -> tuple[KeywordIndex, dict[str, Chunk]]:
 
 def _assert_same(files: snapshot_files.IndexFiles, registry: Registry) -> None:
     keyword, chunks = _in_memory(registry)
+    assert files.documents == registry.documents()
     assert list(files.chunks) == list(chunks)
     assert {cid: files.chunks[cid] for cid in chunks} == chunks
     rng = random.Random(1)
@@ -198,3 +199,9 @@ def test_an_empty_registry_has_empty_files(tmp_path):
     registry = Registry(tmp_path / "registry.sqlite3")
     snap = Snapshot.load(registry)
     assert len(snap.chunks) == 0 and snap.keyword.search(["养老"], 5) == [] and dict(snap.by_doc) == {}
+
+
+def test_publishing_where_nothing_can_be_written_builds_nothing(registry, caplog):
+    (registry.path.parent / snapshot_files.FOLDER).write_text("not a folder")
+    assert snapshot_files.open_or_build(registry, private=False) is None
+    assert "cannot write the snapshot files" in caplog.text and "privately" not in caplog.text

@@ -59,7 +59,7 @@ class Snapshot:
         sentence vectors of its structured documents too."""
         files = open_or_build(registry)
         chunks = files.chunks
-        documents = {d.doc_id: d for d in registry.documents()}
+        documents = {d.doc_id: d for d in files.documents}
         by_number: dict[str, list[str]] = {}
         for d in documents.values():
             if d.suggestion_no:

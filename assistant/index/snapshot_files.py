@@ -22,31 +22,33 @@ import logging
 import shutil
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 from assistant.index.keyword_index import KeywordIndex
 from assistant.index.mapped import ChunkTable, ChunkWriter
-from assistant.index.registry import Registry, ids_digest
+from assistant.index.registry import DocumentRecord, Registry, ids_digest
 from assistant.language.tokens import TOKENIZER_VERSION
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 FOLDER = "snapshots"
 MANIFEST = "manifest.json"
+DOCUMENTS = "documents.json"
 
 
 @dataclass
 class IndexFiles:
-    """A registry state's keyword index and chunks, opened from files."""
+    """A registry state's keyword index, chunks and document records, opened from files."""
 
     generation: int
     keyword: KeywordIndex
     chunks: ChunkTable
+    documents: list[DocumentRecord]
 
 
-def _key(generation: int, digest: str) -> str:
+def folder_name(generation: int, digest: str) -> str:
     salt = hashlib.sha256(f"{FORMAT}\0{TOKENIZER_VERSION}\0{digest}".encode()).hexdigest()[:16]
     return f"g{generation}-{salt}"
 
@@ -68,14 +70,18 @@ def open_folder(folder: Path, generation: int, digest: str) -> IndexFiles | None
         chunks = ChunkTable.open(folder, keyword.ids)
         if len(chunks) != manifest.get("chunks"):
             raise ValueError("fewer chunks than the manifest says")
+        # One JSON text, not one per document and column as from SQLite: a third of the time, and
+        # the headers' keys are decoded once for all documents.
+        documents = [DocumentRecord(*row) for row in
+                     json.loads((folder / DOCUMENTS).read_text(encoding="utf-8"))]
     except (OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
         log.warning("ignoring the snapshot files in %s: %s", folder, error)
         return None
-    return IndexFiles(generation, keyword, chunks)
+    return IndexFiles(generation, keyword, chunks, documents)
 
 
 def build(registry: Registry, folder: Path) -> tuple[int, str]:
-    """Write the registry's current keyword index and chunks into ``folder`` (which must exist and
+    """Write the registry's current keyword index, chunks and documents into ``folder`` (which must exist and
     be empty), the manifest last; returns the (generation, ids digest) they are of."""
     writer = ChunkWriter(folder)
 
@@ -85,6 +91,8 @@ def build(registry: Registry, folder: Path) -> tuple[int, str]:
             yield chunk.chunk_id, tokens
 
     generation = registry.generation()
+    rows = [[getattr(d, f.name) for f in fields(DocumentRecord)] for d in registry.documents()]
+    (folder / DOCUMENTS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     keyword = KeywordIndex()
     keyword.load(streamed())
     writer.close()
@@ -128,32 +136,50 @@ def _prune(root: Path, keep: str) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def open_or_build(registry: Registry) -> IndexFiles:
-    """The registry's current keyword index and chunks, from the shared files (built if missing)."""
-    generation, digest = registry.fingerprint()
-    root = registry.path.parent / FOLDER
-    key = _key(generation, digest)
-    opened = open_folder(root / key, generation, digest)
-    if opened is not None:
-        return opened
-    try:
-        root.mkdir(exist_ok=True)
-        with _locked(root):
-            opened = open_folder(root / key, generation, digest)  # built while we waited
-            if opened is not None:
-                return opened
-            tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
-            built = build(registry, tmp)
-            if built != (generation, digest):  # the registry changed meanwhile: not this key's
-                return _open_once(tmp, built, generation)
-            shutil.rmtree(root / key, ignore_errors=True)  # a damaged copy, which did not open
-            tmp.rename(root / key)
-            _prune(root, keep=key)
-    except OSError as error:  # a read-only or full data directory
-        log.warning("cannot write the snapshot files under %s (%s): building them privately", root, error)
-        tmp = Path(tempfile.mkdtemp(prefix="assistant-snapshot-"))
-        return _open_once(tmp, build(registry, tmp), generation)
+def _build_shared(registry: Registry, root: Path, generation: int, digest: str) -> IndexFiles:
+    """Build the files of this state into ``root`` unless another process did (one at a time)."""
+    key = folder_name(generation, digest)
+    root.mkdir(exist_ok=True)
+    with _locked(root):
+        opened = open_folder(root / key, generation, digest)  # built while we waited
+        if opened is not None:
+            return opened
+        tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+        built = build(registry, tmp)
+        if built != (generation, digest):  # the registry changed meanwhile: not this key's
+            return _open_once(tmp, built, generation)
+        shutil.rmtree(root / key, ignore_errors=True)  # a damaged copy, which did not open
+        tmp.rename(root / key)
+        _prune(root, keep=key)
     opened = open_folder(root / key, generation, digest)
     if opened is None:
         raise RuntimeError(f"the snapshot files just built in {root / key} do not open")
     return opened
+
+
+def open_or_build(registry: Registry, private: bool = True) -> IndexFiles | None:
+    """The registry's current keyword index and chunks, from the shared files (built if missing).
+
+    When the data directory cannot be written, they are built into a private temporary folder
+    (``private``) or not at all (None)."""
+    generation, digest = registry.fingerprint()
+    root = registry.path.parent / FOLDER
+    opened = open_folder(root / folder_name(generation, digest), generation, digest)
+    if opened is not None:
+        return opened
+    try:
+        return _build_shared(registry, root, generation, digest)
+    except OSError as error:  # a read-only or full data directory
+        if not private:
+            log.warning("cannot write the snapshot files under %s (%s)", root, error)
+            return None
+        log.warning("cannot write the snapshot files under %s (%s): building them privately", root, error)
+    tmp = Path(tempfile.mkdtemp(prefix="assistant-snapshot-"))
+    return _open_once(tmp, build(registry, tmp), generation)
+
+
+def publish(registry: Registry) -> None:
+    """Make sure the files of the registry's current state exist (what an ingest calls after its
+    commits), so that serving processes only map them: building them in a serving process costs
+    seconds and grows its heap for good."""
+    open_or_build(registry, private=False)
