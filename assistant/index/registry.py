@@ -136,9 +136,10 @@ def connect_wal(path: Path, *, check_same_thread: bool = True, timeout: float = 
 
 
 def ids_digest(chunk_ids: Iterable[str]) -> str:
-    """A digest of a sequence of chunk ids (order matters)."""
+    """A digest of a set of chunk ids (given in any order: they are sorted by code point, which is
+    SQLite's order of their UTF-8 bytes)."""
     h = hashlib.sha256()
-    for chunk_id in chunk_ids:
+    for chunk_id in sorted(chunk_ids):
         h.update(chunk_id.encode())
         h.update(b"\n")
     return h.hexdigest()
@@ -179,14 +180,15 @@ class Registry:
         return int(row[0]) if row else 0
 
     def fingerprint(self) -> tuple[int, str]:
-        """(generation, digest of every chunk id in :meth:`iter_chunks` order), read together in one
-        transaction: what a file derived from the registry is keyed by. The digest tells a registry
-        built afresh to the same generation from the one it replaced."""
+        """(generation, :func:`ids_digest` of every chunk id), read together in one transaction: what
+        a file derived from the registry is keyed by. The digest tells a registry built afresh to the
+        same generation from the one it replaced. The ids are read in their own order, from the
+        primary key's index alone (~2 MB at 46k chunks, not the chunks' rows: ~200 MB)."""
         con = sqlite3.connect(self.path, timeout=30)
         try:
             con.execute("BEGIN")
             row = con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-            digest = ids_digest(r[0] for r in con.execute("SELECT chunk_id FROM chunks ORDER BY doc_id, ord"))
+            digest = ids_digest(r[0] for r in con.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id"))
             con.execute("COMMIT")
         finally:
             con.close()
