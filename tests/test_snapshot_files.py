@@ -7,6 +7,7 @@ files, and real processes for the concurrent start.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import random
 from pathlib import Path
@@ -145,7 +146,8 @@ def test_an_unwritable_data_directory_still_serves(registry, caplog):
     assert "building them privately" in caplog.text
 
 
-def _open_in_process(path: str, out) -> None:
+def _open_in_process(path: str, log_file: str, out) -> None:
+    logging.basicConfig(filename=log_file, level=logging.INFO, format="%(process)d %(message)s")
     files = snapshot_files.open_or_build(Registry(Path(path)))
     out.put(files.keyword.search(["养老", "服务"], 10))
 
@@ -153,7 +155,8 @@ def _open_in_process(path: str, out) -> None:
 def test_workers_starting_together_build_the_files_once(registry):
     ctx = multiprocessing.get_context("spawn")
     out = ctx.Queue()
-    workers = [ctx.Process(target=_open_in_process, args=(str(registry.path), out)) for _ in range(3)]
+    log_file = registry.path.parent / "workers.log"
+    workers = [ctx.Process(target=_open_in_process, args=(str(registry.path), str(log_file), out)) for _ in range(3)]
     for w in workers:
         w.start()
     results = [out.get(timeout=120) for _ in workers]
@@ -164,6 +167,8 @@ def test_workers_starting_together_build_the_files_once(registry):
     assert results == [keyword.search(["养老", "服务"], 10)] * 3
     root = registry.path.parent / snapshot_files.FOLDER
     assert len(_folders(registry)) == 1 and not list(root.glob(".build-*"))
+    builds = [line for line in log_file.read_text(encoding="utf-8").splitlines() if "building the snapshot" in line]
+    assert len(builds) == 1, builds  # the others waited on the lock and mapped that build
 
 
 def test_a_mapped_index_still_takes_additions_and_removals(registry):

@@ -145,6 +145,7 @@ def _build_shared(registry: Registry, root: Path, generation: int, digest: str) 
         if opened is not None:
             return opened
         tmp = Path(tempfile.mkdtemp(prefix=".build-", dir=root))
+        log.info("building the snapshot files of generation %d in %s", generation, root)
         built = build(registry, tmp)
         if built != (generation, digest):  # the registry changed meanwhile: not this key's
             return _open_once(tmp, built, generation)
