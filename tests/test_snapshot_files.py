@@ -35,7 +35,7 @@ def _document(registry: Registry, n: int, rng: random.Random, version: str = "")
                             text=text, index_text=f"标题 > {text}", section=f"{order + 1}、", order=order,
                             kind="intro" if n % 3 == 0 else "section", start=order * 10, end=order * 10 + len(text),
                             suggestion_no=f"第{n}号" if n % 2 else "", source=f"{doc_id}.txt", issuer="市民政局",
-                            date="2024-05-0%d" % (1 + n % 9)))
+                            date=f"2024-05-0{1 + n % 9}"))
         tokens.append(words)
     record = DocumentRecord(doc_id, f"{doc_id}.txt", f"hash{version}", chunks[0].doc_title, chunks[0].suggestion_no,
                             "", "凌毅代表", "", len(chunks), {}, {"issuer": "市民政局"})
