@@ -196,7 +196,7 @@ class Assistant:
         record = snap.documents.get(doc_id)
         if record is None:
             return None
-        chunks = sorted((c for c in snap.chunks.values() if c.doc_id == doc_id), key=lambda c: c.order)
+        chunks = sorted((snap.chunks[cid] for cid in snap.by_doc.get(doc_id, ())), key=lambda c: c.order)
         return {**record.as_dict(), "sections": [
             {"chunk_id": c.chunk_id, "section": c.section, "kind": c.kind, "text": c.text,
              "start": c.start, "end": c.end} for c in chunks]}

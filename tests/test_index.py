@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.index import snapshot_files
 from assistant.index.ingest import Ingestor
 from assistant.index.registry import Registry
 from assistant.index.vectorstore import ChromaVectorStore
@@ -51,6 +52,17 @@ def _consistent(settings) -> set[str]:
     return registry_ids
 
 
+def _published(settings) -> None:
+    """Each ingest leaves the snapshot files of the registry's new state, which serving processes
+    map instead of building them, and only those."""
+    registry = Registry(settings.registry_path)
+    generation, digest = registry.fingerprint()
+    root = settings.data_dir / snapshot_files.FOLDER
+    assert [p.name for p in root.iterdir() if p.is_dir()] == [snapshot_files.folder_name(generation, digest)]
+    files = snapshot_files.open_folder(root / snapshot_files.folder_name(generation, digest), generation, digest)
+    assert files is not None and set(files.chunks) == registry.chunk_ids()
+
+
 def test_incremental_ingest(index_settings, docs_dir, embedder):
     ingestor = Ingestor(index_settings, embedder)
     first = ingestor.run([docs_dir])
@@ -58,6 +70,7 @@ def test_incremental_ingest(index_settings, docs_dir, embedder):
     assert not first.failed
     assert first.chunks_embedded == first.chunks_total > 50
     ids_first = _consistent(index_settings)
+    _published(index_settings)
 
     # Unchanged corpus: nothing embedded, same ids.
     second = Ingestor(index_settings, embedder).run([docs_dir])
@@ -75,6 +88,7 @@ def test_incremental_ingest(index_settings, docs_dir, embedder):
     assert (third.added, third.updated, third.unchanged) == (0, 1, 2)
     assert 1 <= third.chunks_embedded <= 2
     ids_third = _consistent(index_settings)
+    _published(index_settings)
     assert len(ids_first - ids_third) == third.chunks_embedded
     assert len(ids_third - ids_first) == third.chunks_embedded
 
@@ -86,6 +100,7 @@ def test_incremental_ingest(index_settings, docs_dir, embedder):
     fourth = Ingestor(index_settings, embedder).run([docs_dir], prune=True)
     assert fourth.removed == 1 and fourth.chunks_embedded == 0
     ids_fourth = _consistent(index_settings)
+    _published(index_settings)
     assert not (gone & ids_fourth)
     assert ids_fourth == ids_third - gone
 

@@ -19,7 +19,9 @@ def covered_topics(snapshot: Snapshot) -> list[str]:
         return cache
     topics: list[str] = []
     replies = {d for d, rec in snapshot.documents.items() if rec.suggestion_no}
-    for chunk in sorted(snapshot.chunks.values(), key=lambda c: (c.doc_id not in replies, c.doc_id, c.order)):
+    docs = sorted(snapshot.by_doc, key=lambda d: (d not in replies, d))
+    # Chunks built one at a time, only until enough topics are found (``by_doc`` lists them in order).
+    for chunk in (snapshot.chunks[c] for d in docs for c in snapshot.by_doc[d]):
         head = chunk.index_text.split("\n", 1)[0]
         for part in head.split(" > ")[1:]:
             name = _LABEL.sub("", part).strip("：: ")

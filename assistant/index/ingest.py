@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from assistant.embedding import Embedder, EmbeddingCache
+from assistant.index import snapshot_files
 from assistant.index.registry import DocumentRecord, Registry
 from assistant.index.sentence_vectors import (
     MODEL_META,
@@ -180,6 +181,7 @@ class Ingestor:
                 report.sentences_embedded += self._embed_sentences(government_chunks(self.registry))
                 self.registry.set_meta(MODEL_META, self.embedder.model_id)
             self.registry.set_meta("ingest_dirty", None)
+        snapshot_files.publish(self.registry)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -213,6 +215,7 @@ class Ingestor:
             self.registry.remove_documents(doc_ids)
             self.vectors.delete(stale)
             self.registry.set_meta("ingest_dirty", None)
+        snapshot_files.publish(self.registry)
         return len(doc_ids)
 
     # ---- steps ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ commit so that a serving process can notice and reload.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -134,6 +135,16 @@ def connect_wal(path: Path, *, check_same_thread: bool = True, timeout: float = 
     return con
 
 
+def ids_digest(chunk_ids: Iterable[str]) -> str:
+    """A digest of a set of chunk ids (given in any order: they are sorted by code point, which is
+    SQLite's order of their UTF-8 bytes)."""
+    h = hashlib.sha256()
+    for chunk_id in sorted(chunk_ids):
+        h.update(chunk_id.encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 class Registry:
     """SQLite-backed registry of documents and chunks (safe for several processes: WAL mode)."""
 
@@ -167,6 +178,21 @@ class Registry:
     def generation(self) -> int:
         row = self._connect().execute("SELECT value FROM meta WHERE key='generation'").fetchone()
         return int(row[0]) if row else 0
+
+    def fingerprint(self) -> tuple[int, str]:
+        """(generation, :func:`ids_digest` of every chunk id), read together in one transaction: what
+        a file derived from the registry is keyed by. The digest tells a registry built afresh to the
+        same generation from the one it replaced. The ids are read in their own order, from the
+        primary key's index alone (~2 MB at 46k chunks, not the chunks' rows: ~200 MB)."""
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            con.execute("BEGIN")
+            row = con.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+            digest = ids_digest(r[0] for r in con.execute("SELECT chunk_id FROM chunks ORDER BY chunk_id"))
+            con.execute("COMMIT")
+        finally:
+            con.close()
+        return (int(row[0]) if row else 0), digest
 
     def get_meta(self, key: str) -> str | None:
         row = self._connect().execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()

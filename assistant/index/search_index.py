@@ -1,4 +1,5 @@
-"""A serving process's view of the index: the registry's chunks in memory, BM25, and Chroma.
+"""A serving process's view of the index: the registry's chunks and BM25 (mapped from the shared
+snapshot files), the documents' records, and Chroma.
 
 Loaded once; when another process commits an ingest (the registry's generation changes) the view
 is rebuilt in the background and swapped in whole, so a query never sees half of a replaced
@@ -11,6 +12,7 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,8 +20,10 @@ import numpy as np
 
 from assistant.embedding.cache import EmbeddingCache
 from assistant.index.keyword_index import KeywordIndex
+from assistant.index.mapped import DocChunks
 from assistant.index.registry import DocumentRecord, Registry
 from assistant.index.sentence_vectors import MODEL_META, SentenceVectors
+from assistant.index.snapshot_files import open_or_build
 from assistant.index.vectorstore import ChromaVectorStore
 from assistant.schema import Chunk
 from assistant.settings import Settings
@@ -29,11 +33,11 @@ from assistant.text import normalize_for_match
 @dataclass
 class Snapshot:
     generation: int
-    chunks: dict[str, Chunk]
+    chunks: Mapping[str, Chunk]  # built on demand from the mapped chunk table
     keyword: KeywordIndex
     documents: dict[str, DocumentRecord]
     by_number: dict[str, list[str]] = field(default_factory=dict)  # "第616号" → doc ids
-    by_doc: dict[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids
+    by_doc: Mapping[str, list[str]] = field(default_factory=dict)  # doc id → its chunk ids, in order
     structured_docs: frozenset[str] = frozenset()  # replies (numbered) and sectioned documents
     by_proposer: dict[str, list[str]] = field(default_factory=dict)  # "凌毅" → doc ids of their suggestions
     sentences: SentenceVectors = field(default_factory=SentenceVectors)  # structured documents' sentences
@@ -50,27 +54,18 @@ class Snapshot:
 
     @classmethod
     def load(cls, registry: Registry, cache_path: Path | None = None) -> Snapshot:
-        """The registry's current state; with ``cache_path`` (the embedding cache), the sentence
-        vectors of its structured documents too."""
-        generation = registry.generation()
-        chunks: dict[str, Chunk] = {}
-        keyword = KeywordIndex()
-
-        def streamed():  # tokens go straight into the index, never all in memory at once
-            for chunk, tokens in registry.iter_chunks():
-                chunks[chunk.chunk_id] = chunk
-                yield chunk.chunk_id, tokens
-
-        keyword.load(streamed())
-        documents = {d.doc_id: d for d in registry.documents()}
+        """The registry's current state, its keyword index and chunks mapped from the shared
+        snapshot files (:mod:`snapshot_files`); with ``cache_path`` (the embedding cache), the
+        sentence vectors of its structured documents too."""
+        files = open_or_build(registry)
+        chunks = files.chunks
+        documents = {d.doc_id: d for d in files.documents}
         by_number: dict[str, list[str]] = {}
         for d in documents.values():
             if d.suggestion_no:
                 by_number.setdefault(d.suggestion_no, []).append(d.doc_id)
-        by_doc: dict[str, list[str]] = {}
-        for chunk in chunks.values():
-            by_doc.setdefault(chunk.doc_id, []).append(chunk.chunk_id)
-        structured = {c.doc_id for c in chunks.values() if c.kind != "intro"}
+        rows = chunks.doc_rows()
+        structured = chunks.docs_with_kinds_other_than("intro")
         structured |= {d.doc_id for d in documents.values() if d.suggestion_no}
         by_proposer: dict[str, list[str]] = {}
         for d in documents.values():
@@ -80,11 +75,12 @@ class Snapshot:
                     by_proposer.setdefault(name, []).append(d.doc_id)
         sentences = SentenceVectors()
         if cache_path is not None and Path(cache_path).exists():
+            spans = sorted((rows[d] for d in structured if d in rows), key=lambda r: r.start)
             with EmbeddingCache(cache_path) as cache:
-                sentences = SentenceVectors.load((c for c in chunks.values() if c.doc_id in structured), cache,
+                sentences = SentenceVectors.load((chunks.chunk_at(r) for span in spans for r in span), cache,
                                                  registry.get_meta(MODEL_META))
-        return cls(generation, chunks, keyword, documents, by_number, by_doc, frozenset(structured),
-                   by_proposer, sentences)
+        return cls(files.generation, chunks, files.keyword, documents, by_number, DocChunks(rows, chunks.names),
+                   frozenset(structured), by_proposer, sentences)
 
 
 class SearchIndex:
