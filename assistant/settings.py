@@ -91,9 +91,6 @@ class Settings(BaseSettings):
                                "suggestion number) over other documents")
     focus_boost: float = Field(2.0, description="bonus, on follow-up questions, for the documents the "
                                "conversation is about")
-    quoted_boost: float = Field(2.0, description="bonus, on follow-up questions, for the sections the "
-                                "previous answer quoted (\"那失能的低保老人呢？\" asks another detail of the item "
-                                "just cited)")
     sentence_weight: float = Field(42.0, description="penalty for the first fused candidates whose best "
                                    "sentence is less close in meaning to the question than the best of them, "
                                    "as a share of a first place's fused score per unit of cosine (0: off); "

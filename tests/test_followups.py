@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from assistant.retrieval.references import answer_items, quoted_sections
+from assistant.retrieval.references import answer_items
 
 ORDINALS = "一二三四五"
 
@@ -77,45 +77,3 @@ def test_a_reply_named_by_its_proposer_in_the_last_answer_is_the_one_a_follow_up
         answer = dev_assistant.ask("是在哪次会议上提的？", history=history)
         assert answer.sources[0].doc_id == doc_id, (proposer, answer.sources[0].doc_id)
 
-
-
-@pytest.mark.parametrize("doc_hint", ["zhuzhou", "sichuan-env", "huzhou"])
-def test_the_sections_an_answer_quotes_are_found_in_its_words(dev_assistant, doc_hint):
-    """An answer that quotes a section — in part, without its punctuation, with a marker — points at that
-    section and no other of the reply; the reply's title in the answer's heading points at none (the
-    opening paragraph repeats it)."""
-    snap = dev_assistant.index.snapshot
-    doc = next(d for d in snap.by_doc if doc_hint in d)
-    sections = [snap.chunks[c] for c in snap.by_doc[doc] if snap.chunks[c].kind == "section"]
-    target = max(sections, key=lambda c: len(c.text))
-    sentence = max(re.split("[。；]", target.text), key=len)
-    said = re.sub(r"[，、,]", "", sentence[:40])
-    answer = f"《{target.doc_title}》\n- {target.section}：{said}…… [1]"
-    assert quoted_sections(snap, answer, [doc]) == {target.chunk_id}
-    assert quoted_sections(snap, f"《{target.doc_title}》", [doc]) == set()
-
-
-def test_a_follow_up_about_the_item_just_quoted_stays_on_its_section(dev_assistant):
-    """"那失能的低保老人呢？" after an answer quoting the meal-subsidy section asks another detail of that
-    section: it comes first, and by the bonus for being quoted (``quoted_boost``) over what it scores when
-    the bonus is off."""
-    retriever = dev_assistant.retriever
-    snap = dev_assistant.index.snapshot
-    doc = next(d for d in snap.by_doc if "zhuzhou" in d)
-    subsidy = next(c for c in snap.by_doc[doc] if "每餐给予3元" in snap.chunks[c].text)
-    history = [{"role": "user", "content": "株洲80岁以上老人在食堂吃饭有补贴吗？"},
-               {"role": "assistant", "content": "对80周岁以上老年人每餐给予3元就餐补贴 [1]。"}]
-    question = "那失能的低保老人呢？"
-
-    def score(found) -> float:
-        return next(sc.score for sc in found.results if sc.chunk.chunk_id == subsidy)
-
-    found = retriever.retrieve(question, history=history)
-    assert found.results[0].chunk.chunk_id == subsidy, [sc.chunk.section for sc in found.results[:3]]
-    saved = retriever.settings
-    try:
-        retriever.settings = saved.with_overrides(quoted_boost=0.0)
-        unboosted = retriever.retrieve(question, history=history)
-    finally:
-        retriever.settings = saved
-    assert score(found) - score(unboosted) == pytest.approx(saved.quoted_boost / (saved.rrf_k + 1), rel=0.05)

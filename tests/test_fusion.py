@@ -29,7 +29,7 @@ from assistant.settings import Settings
 from assistant.text import split_sentences
 
 BOOSTS = ("coverage_weight", "place_boost", "card_boost", "year_boost", "structure_boost", "reply_boost",
-          "focus_boost", "quoted_boost", "sentence_weight")
+          "focus_boost", "sentence_weight")
 NONE = Settings().with_overrides(**{name: 0.0 for name in BOOSTS})
 TOP = 1.0 / (NONE.rrf_k + 1)  # a first place on one list: the unit of every boost
 
@@ -60,11 +60,11 @@ def first_everywhere(snap: Snapshot) -> list:
     return [("dense", 1.0, [(cid, 0.9)]) for cid in snap.chunks]
 
 
-def boosts(lex, snap, question, settings, focus=None, quoted=frozenset()) -> dict[str, float]:
+def boosts(lex, snap, question, settings, focus=None) -> dict[str, float]:
     """Each chunk's score above its reciprocal-rank base, in units of a first place."""
     analysis = analyse(question, lex)
     concepts = weigh_concepts(snap, analysis, settings.unknown_term_weight)
-    fused = fuse(snap, first_everywhere(snap), analysis, concepts, settings, focus, quoted=quoted)
+    fused = fuse(snap, first_everywhere(snap), analysis, concepts, settings, focus)
     return {sc.chunk.chunk_id: round((sc.score - TOP) / TOP, 6) for sc in fused}
 
 
@@ -174,11 +174,6 @@ def test_a_follow_up_favours_the_documents_the_conversation_is_about(lex):
                     chunk("c", "扩大社会参与。", doc="third"))
     focus = {"first": 1.0, "second": 0.5}
     assert boosts(lex, snap, "协调", only("focus_boost"), focus) == {"a": 1.0, "b": 0.5, "c": 0.0}
-
-
-def test_a_follow_up_favours_the_sections_the_previous_answer_quoted(lex):
-    snap = snapshot(lex, chunk("a", "加强组织协调。"), chunk("b", "强化规划协同。"), chunk("c", "扩大社会参与。"))
-    assert boosts(lex, snap, "那另外的呢？", only("quoted_boost", 2.0), quoted={"b"}) == {"a": 0.0, "b": 2.0, "c": 0.0}
 
 
 # ---- sentences -----------------------------------------------------------------------------------

@@ -79,14 +79,14 @@ def coverage(snap: Snapshot, chunk_ids: list[str], concepts: Concepts) -> np.nda
 
 def fuse(snap: Snapshot, lists: list[Hits], analysis: QuestionAnalysis, concepts: Concepts,
          settings: Settings, focus: dict[str, float] | None = None,
-         vector: np.ndarray | None = None, quoted: set[str] | frozenset[str] = frozenset()) -> list[ScoredChunk]:
+         vector: np.ndarray | None = None) -> list[ScoredChunk]:
     """Weighted reciprocal-rank fusion of ``(kind, weight, hits)`` lists, plus bonuses for
     covering the question's concepts and places, for government documents' sections, and for
     the documents a follow-up is about (``focus``: doc id → 0..1); with the question's ``vector``,
     the first candidates re-scored by their best sentence (:func:`_by_sentences`). Best first,
     each text once."""
     found = _reciprocal_rank(snap, lists, settings.rrf_k)
-    boosts = _Boosts(snap, analysis, settings, focus or {}, quoted)
+    boosts = _Boosts(snap, analysis, settings, focus or {})
     for sc, cov in zip(found.values(), coverage(snap, list(found), concepts)):
         sc.coverage = float(cov)
         boosts.apply(sc)
@@ -161,12 +161,11 @@ class _Boosts:
     """The bonuses a candidate earns for what the question asks, each a share of ``top``."""
 
     def __init__(self, snap: Snapshot, analysis: QuestionAnalysis, settings: Settings,
-                 focus: dict[str, float], quoted: set[str] | frozenset[str] = frozenset()):
+                 focus: dict[str, float]):
         self.snap = snap
         self.analysis = analysis
         self.s = settings
         self.focus = focus
-        self.quoted = quoted  # the sections the previous answer quoted (follow-ups)
         self.top = 1.0 / (settings.rrf_k + 1)  # the fused score of a first place on one list
         # The places a named place goes with (惠水 → 长顺, 广顺) earn half the place boost.
         self.cluster = {p for group in analysis.place_groups for p in group} - set(analysis.places)
@@ -181,8 +180,6 @@ class _Boosts:
             sc.score += s.reply_boost * top
         if chunk.doc_id in self.focus:
             sc.score += s.focus_boost * top * self.focus[chunk.doc_id]
-        if chunk.chunk_id in self.quoted:
-            sc.score += s.quoted_boost * top
         if q.closing_intent and chunk.kind == "closing":
             sc.score += s.card_boost * top
         sc.score += s.coverage_weight * top * sc.coverage

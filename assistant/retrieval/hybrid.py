@@ -34,7 +34,7 @@ from assistant.retrieval.features import candidate_features, question_features, 
 from assistant.retrieval.fusion import Concepts, fuse, term_shares, weigh_concepts
 from assistant.retrieval.gate import decide, known_concepts
 from assistant.retrieval.model import shipped_models
-from assistant.retrieval.references import named_documents, quoted_sections
+from assistant.retrieval.references import named_documents
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
 
@@ -96,8 +96,7 @@ class HybridRetriever:
         for name, named_docs in snap.by_proposer.items():
             if name in question:
                 focus.update({d: 1.0 for d in named_docs if not doc_ids or d in doc_ids})
-        quoted = quoted_sections(snap, _last_answer(history), focus) if history and focus else set()
-        fused, dense, concepts, vector = self._rank(snap, analysis, doc_ids, focus, timings, quoted)
+        fused, dense, concepts, vector = self._rank(snap, analysis, doc_ids, focus, timings)
         t = time.perf_counter()
         top = fused[:s.rerank_n]
         X = candidate_features(snap, analysis, known_concepts(snap, concepts), top, dense, focus)
@@ -159,7 +158,7 @@ class HybridRetriever:
         return doc_ids, None
 
     def _rank(self, snap: Snapshot, analysis: QuestionAnalysis, doc_ids: list[str] | None,
-              focus: dict[str, float], timings: dict[str, float], quoted: set[str] | None = None
+              focus: dict[str, float], timings: dict[str, float]
               ) -> tuple[list[ScoredChunk], list[tuple[str, float]], Concepts, np.ndarray]:
         """Candidates from both lists (and, on a follow-up, from the conversation's documents
         alone), fused and boosted. Returns the fused ranking, the dense list, the concepts and the
@@ -184,7 +183,7 @@ class HybridRetriever:
             timings["focus"] = _ms(t)
         t = time.perf_counter()
         concepts = self.concepts(snap, analysis)
-        fused = fuse(snap, lists, analysis, concepts, s, focus, vector, quoted or frozenset())
+        fused = fuse(snap, lists, analysis, concepts, s, focus, vector)
         timings["fuse"] = _ms(t)
         return fused, dense, concepts, vector
 
@@ -204,11 +203,6 @@ class HybridRetriever:
         for rank, sc in enumerate(fused[:3]):
             out.setdefault(sc.chunk.doc_id, 1.0 if rank == 0 else 0.5)
         return out
-
-
-def _last_answer(history: list[dict] | None) -> str:
-    """The conversation's last assistant turn ("" when there is none)."""
-    return next((t.get("content") or "" for t in reversed(history or []) if t.get("role") == "assistant"), "")
 
 
 def _ms(t0: float) -> float:

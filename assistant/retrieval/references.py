@@ -15,7 +15,7 @@ from collections.abc import Callable
 from assistant.index.search_index import Snapshot
 from assistant.language.lexicon import Lexicon
 from assistant.reading.numbers import suggestion_numbers
-from assistant.text import detect_language, normalize_for_match
+from assistant.text import detect_language
 
 __all__ = ["answer_items", "named_documents", "refers", "resolve_references", "rewound"]
 
@@ -134,37 +134,6 @@ def named_documents(snap: Snapshot, text: str) -> list[str]:
         if name in text:
             out.update(dict.fromkeys(docs))
     return list(out)
-
-
-#: Characters of a section that, found in an earlier answer, show the answer quoted the section.
-QUOTE_WINDOW = 12
-
-
-def quoted_sections(snap: Snapshot, answer: str, doc_ids) -> set[str]:
-    """The sections of ``doc_ids`` that an earlier (extractive or cited) ``answer`` quotes. A follow-up
-    without a reference of its own ("那失能的低保老人呢？", "And by when?") most often asks for another
-    detail of the item just cited. Titles in 《》 are left out: a reply's opening paragraph repeats its
-    title, which the answer's heading names."""
-    said = _letters(_TITLE.sub("", _MARKER.sub("", answer)))
-    out: set[str] = set()
-    if len(said) < QUOTE_WINDOW:
-        return out
-    step = QUOTE_WINDOW // 2  # any quoted run of 18 characters holds a whole window
-    for doc in doc_ids:
-        for cid in snap.by_doc.get(doc, ()):
-            text = _letters(snap.chunks[cid].text)
-            if any(text[i:i + QUOTE_WINDOW] in said for i in range(0, max(1, len(text) - QUOTE_WINDOW + 1), step)):
-                out.add(cid)
-    return out
-
-
-def _letters(text: str) -> str:
-    """Only the words of ``text`` (no punctuation or spaces): an answer that quotes "对80周岁以上老年人，
-    每餐给予3元" may drop the comma."""
-    return _NOT_A_LETTER.sub("", normalize_for_match(text))
-
-
-_NOT_A_LETTER = re.compile(r"[\W_]+")
 
 
 def refers(question: str) -> bool:
