@@ -143,5 +143,5 @@ def test_a_model_file_fitted_on_other_features_is_a_clear_error(tmp_path):
 def test_the_shipped_models_match_the_code():
     ranker, gate = shipped_models()
     assert isinstance(ranker, LinearModel) and ranker.features == CANDIDATE_FEATURES
-    assert gate.features == GATE_FEATURES and 0.0 < gate.threshold < 1.0
+    assert gate.features == GATE_FEATURES and 0.0 <= gate.threshold < 1.0  # 0: the checks decide
     assert gate.meta["cv"]["by_kind"]["all"]["answerable_refused"] <= 0.1

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from assistant import npy
 from assistant.embedding.base import TokenLayout
 from assistant.embedding.folders import (
     manifest_problem,
@@ -115,7 +116,7 @@ class ServingBundle:
         try:
             meta = json.loads((folder / META).read_text(encoding="utf-8"))
             layout = TokenLayout(tuple(meta["head"]), tuple(meta["tail"]), int(meta["window"]), int(meta["pad_id"]))
-            probes = np.load(folder / PROBES)
+            probes = npy.load(folder / PROBES)
             return cls(folder, meta["model_id"], meta["embedding_model"], meta["query_prefix"],
                        meta["passage_prefix"], int(meta["dim"]), layout,
                        tuple(tuple(ids) for ids in meta["probe_ids"]), probes)
@@ -128,7 +129,7 @@ class ServingBundle:
 
     def table(self) -> np.ndarray:
         """The token vectors, memory-mapped read-only (``table[ids]`` copies the rows it needs)."""
-        return np.load(self.folder / TABLE, mmap_mode="r")
+        return npy.load(self.folder / TABLE, mmap_mode="r")
 
     def tokenizer(self) -> TokenizerLike:
         """The tokenizer (``unigram.py``'s where the model is a unigram one: a quarter of the memory, the

@@ -22,6 +22,8 @@ from pathlib import Path
 import marisa_trie
 import numpy as np
 
+from assistant import npy
+
 _UNK_PENALTY = 10.0  # tokenizers' K_UNK_PENALTY: an unknown character scores min score − 10
 
 
@@ -106,8 +108,8 @@ class UnigramTokenizer:
             spec = json.loads((folder / SHELL).read_text(encoding="utf-8"))
             trie = marisa_trie.Trie()
             trie.mmap(str(folder / PIECES))
-            ids = np.load(folder / IDS, mmap_mode="r")
-            scores = np.load(folder / SCORES, mmap_mode="r")
+            ids = npy.load(folder / IDS, mmap_mode="r")
+            scores = npy.load(folder / SCORES, mmap_mode="r")
         else:
             spec = json.loads(Path(path).read_text(encoding="utf-8"))
             vocab = (spec.get("model") or {}).get("vocab") or []

@@ -16,6 +16,7 @@ from pathlib import Path
 import marisa_trie
 import numpy as np
 
+from assistant import npy
 from assistant.schema import Chunk
 
 #: How many chunks a table keeps built (a question looks at ~60–200; a few questions' worth).
@@ -29,7 +30,7 @@ def save_array(path: Path, array: np.ndarray) -> None:
 def load_array(path: Path) -> np.ndarray:
     """The array in ``path``, mapped read-only (a truncated file raises ``ValueError``)."""
     # A plain ndarray view of the map: numpy.memmap's own indexing is several times slower.
-    return np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+    return np.asarray(npy.load(path, mmap_mode="r"))
 
 
 class Strings(Sequence[str]):

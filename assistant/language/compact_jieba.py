@@ -36,6 +36,8 @@ import jieba
 import marisa_trie
 import numpy as np
 
+from assistant import npy
+
 __all__ = ["COMPACT_FORMAT", "CompactJieba", "open_or_write"]
 
 log_ = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class CompactJieba(jieba.Tokenizer):
     def open(cls, stem: Path) -> CompactJieba:
         """The tokenizer in the files at ``stem`` (OSError or ValueError when they are missing, torn or do
         not belong together)."""
-        counts = np.load(_counts_path(stem), mmap_mode="r")
+        counts = npy.load(_counts_path(stem), mmap_mode="r")
         trie = marisa_trie.Trie()
         trie.mmap(str(_trie_path(stem)))
         if counts.dtype != np.dtype("<i8") or counts.ndim != 1 or len(counts) != len(trie) + 2:
