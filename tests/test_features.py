@@ -85,6 +85,40 @@ def test_an_asked_for_fact_must_stand_next_to_the_subject(lex):
     assert features(lex, "工业园区怎么建设？", [section("加快工业园区建设。")])["fact_missing"] == [0.0]
 
 
+def test_the_replys_own_date_and_phone_answer_only_questions_about_the_reply(lex):
+    concepts = [(("儿童医学中心",), 6.0), (("开工",), 3.0)]
+    closing = section("湖州市卫生健康委员会 2024年7月22日 联系电话：0572-2399178", kind="closing")
+    body = section("加快儿童医学中心建设。", cid="c1")
+    found = features(lex, "儿童医学中心啥时候开工？", [body, closing], concepts=concepts)
+    assert found["fact_anywhere"] == [0.0, 0.0] and found["fact_missing"] == [1.0, 1.0]
+    # Asked about the reply itself, the closing's phone is the answer.
+    assert features(lex, "这份答复的联系电话是多少？", [closing])["fact_anywhere"] == [1.0]
+
+
+def test_an_asked_for_fact_counts_only_in_a_sentence_that_names_some_of_the_subject(lex):
+    concepts = [(("食堂",), 5.0), (("午餐",), 4.0)]
+    other_sums = section("全市建成助餐点386个，投入资金1200万元。")
+    priced = section("社区食堂推出老年套餐，每份12元。", cid="c1")
+    found = features(lex, "社区食堂一份午餐多少钱？", [other_sums, priced], concepts=concepts)
+    assert found["fact_anywhere"] == [0.0, 1.0]
+    # 食堂 alone is over half the subject's weight: the price is also held next to it.
+    assert found["fact_held"] == [0.0, 1.0]
+
+
+def test_a_follow_up_on_the_conversations_document_is_never_about_nothing(lex):
+    # Its words are the citizen's, none of them the text's, and its cosine stands out of nothing.
+    analysis = analyse("等车的地方有没有棚子？", lex)
+    fused = [dataclasses.replace(section("在中心村建设带候车亭的招呼站。", dense_score=0.80), coverage=0.0)]
+    static = static_features(snap(), analysis, [])
+
+    def nothing(focus: dict[str, float]) -> float:
+        X = candidate_features(snap(), analysis, [], fused, BUNCHED, focus)
+        return dict(zip(GATE_FEATURES, question_features(static, X, np.array([1.0]))))["nothing_matches"]
+
+    assert nothing({}) == 1.0
+    assert nothing({"d": 1.0}) == 0.0  # the document the earlier turns are about
+
+
 def test_the_reply_kind_named_agrees_or_disagrees(lex):
     cppcc = section("办理情况。", doc_kind="政协提案")
     assert features(lex, "这个提案怎么办理的？", [cppcc])["kind_agree"] == [1.0]

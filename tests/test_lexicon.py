@@ -192,6 +192,12 @@ def test_ambiguous_short_forms_need_a_neighbouring_place(lex: Lexicon) -> None:
     assert lex.places_in("沿河县") == ["沿河"]
 
 
+def test_a_division_named_by_an_ordinary_word_is_a_place_only_beside_one(lex: Lexicon) -> None:
+    # 晋城市城区, 阳泉市城区: "城区" is also "the urban districts" of any city.
+    assert lex.places_in("从城区调来的老师有几个？") == []
+    assert lex.places_in("晋城市城区的老旧小区") == ["晋城", "城区"]
+
+
 def test_places_in_the_seed_reply(lex: Lexicon) -> None:
     places = lex.places_in(SEED_REPLY.read_text(encoding="utf-8"))
     for place in _words(

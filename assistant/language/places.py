@@ -81,8 +81,8 @@ class PlaceNames:
             code, _, full, short, readings, parent = (normalize(f) for f in (fields + ["", ""])[:6])
             if short in self.generic or len(short) < 2:
                 short = full  # 经开区, 城区: the short form names no one place
-            if len(fields) == 7 and fields[6] == "word":
-                ambiguous.add(short)
+            if (len(fields) == 7 and fields[6] == "word") or short in self.generic:
+                ambiguous.add(short)  # 城区 is also what three districts are called: a place only beside one
             by_code[code] = (short, parent)
             self.rank[short] = min(self.rank.get(short, 3), int(fields[1]))
             self._add(full, short)

@@ -55,7 +55,7 @@ CANDIDATE_FEATURES = (
     "closing_hit",      # a question about how the reply ends, and this is its closing
     "fact_held",        # an asked-for fact (date, amount …) stands next to the subject
     "fact_missing",     # one is asked for and none stands here
-    "fact_anywhere",    # an asked-for fact stands here, next to the subject or not
+    "fact_anywhere",    # an asked-for fact stands here, in a sentence naming any of the subject
     "kind_agree",       # the question names 建议/提案 and the reply is one (+1) or the other (−1)
     "focus",            # weight of the conversation's document (follow-ups)
 )
@@ -110,13 +110,17 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
     cluster = {p for group in analysis.place_groups for p in group} - set(analysis.places)
     places = (*analysis.places, *analysis.other_places)
     refusing = analysis.refusing_facts
+    # The card's and closing's dates, numbers and phones are the reply's own: they answer a question
+    # about the reply ("哪天答复的", "联系电话"), never "那个中心啥时候开工" about what the reply discusses.
+    about_reply = analysis.card_intent or analysis.closing_intent
     for i, sc in enumerate(fused):
         c, row = sc.chunk, X[i]
         dense_score = sc.dense_score if sc.dense_score is not None else d_floor
         place = 1.0 if any(p in c.text for p in places) else 0.5 if any(p in c.text for p in cluster) else 0.0
         year = float(any(y in c.index_text or y in c.doc_title for y in analysis.years))
         anchors = len(places) + len(analysis.years)
-        anywhere = refusing and not answer_type_missing(refusing, [c.text], None, [c.doc_title])
+        anywhere = (refusing and (about_reply or c.kind not in ("card", "closing"))
+                    and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title], share=0.0))
         held = anywhere and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title])
         row[:] = (
             sc.score / (fused[0].score or 1.0), 1.0 / (i + 1),
@@ -159,7 +163,9 @@ def question_features(static: np.ndarray, X: np.ndarray, logits: np.ndarray) -> 
     fact_absent = float(asks and not top3[:, col["fact_anywhere"]].any())
     second = X[1, col["fused_rel"]] if len(X) > 1 else 0.0
     coverage = float(top3[:, col["coverage"]].max())
-    nothing = float(coverage < NOTHING_COVERAGE and top[col["dense_vs_median"]] < NOTHING_MARGIN and not card_ok)
+    # A follow-up on the conversation's document is about something: its words need not be the text's.
+    nothing = float(coverage < NOTHING_COVERAGE and top[col["dense_vs_median"]] < NOTHING_MARGIN and not card_ok
+                    and top[col["focus"]] < 1.0)
     en = static[STATIC_FEATURES.index("english")]
     return np.array([
         logits[0], logits[0] - (logits[1] if len(logits) > 1 else -10.0), float(np.mean(logits[:3])),
