@@ -31,6 +31,10 @@ def test_questions_about_the_reply_itself(lex):
     assert analyse("答复最后的结束语是怎么写的", lex).closing_intent
     plain = analyse("土地要素怎么保障？", lex)
     assert not plain.card_intent and not plain.closing_intent
+    # When the reply was sent is the reply's own fact; when a measure starts is not.
+    assert analyse("这份答复是哪天发出的？", lex).card_intent
+    assert analyse("When was the reply sent?", lex).card_intent
+    assert not analyse("这个办法什么时候出台？", lex).card_intent
 
 
 def test_the_kinds_of_fact_asked_and_the_words_that_ask(lex):

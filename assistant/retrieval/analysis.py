@@ -36,6 +36,9 @@ CARD_INTENT = re.compile(
     # …and what the reply says about itself at its head or foot: 文号, who signed it and when, whom to call.
     r"签发|文号|发文字号|联系人|联系电话|电话多少|电话是多少|打什么电话|联系谁|找谁|联系方式|办理结果|哪一类|几类|"
     r"[ABC]类|抄送|答复单位|回复单位|哪个部门答复|联名|类别|谁签|"
+    r"(?:答复|回复|复函)(?:是|于)?(?:哪天|哪一天|什么时候|何时|几月几[号日]|的?日期|的?时间)|"
+    r"(?:哪天|哪一天|什么时候|何时)(?:答复|回复|发出|印发|签发)|"
+    r"date of (?:the|this) (?:reply|answer)|when was (?:the|this) (?:reply|answer) (?:sent|written|made)|"
     r"document number|reference number|file number|contact person|phone number|who (?:can|should) (?:i|we) "
     r"(?:call|contact)|who signed|signed by|when was (?:it|the reply|this reply) (?:signed|issued|dated)|"
     r"result class|copied to",
