@@ -89,7 +89,7 @@ def test_the_replys_own_date_and_phone_answer_only_questions_about_the_reply(lex
     concepts = [(("儿童医学中心",), 6.0), (("开工",), 3.0)]
     closing = section("湖州市卫生健康委员会 2024年7月22日 联系电话：0572-2399178", kind="closing")
     body = section("加快儿童医学中心建设。", cid="c1")
-    found = features(lex, "儿童医学中心啥时候开工？", [body, closing], concepts=concepts)
+    found = features(lex, "儿童医学中心什么时候开工？", [body, closing], concepts=concepts)
     assert found["fact_anywhere"] == [0.0, 0.0] and found["fact_missing"] == [1.0, 1.0]
     # Asked about the reply itself, the closing's phone is the answer.
     assert features(lex, "这份答复的联系电话是多少？", [closing])["fact_anywhere"] == [1.0]
