@@ -29,7 +29,7 @@ from assistant.settings import Settings
 from assistant.text import split_sentences
 
 BOOSTS = ("coverage_weight", "place_boost", "card_boost", "year_boost", "structure_boost", "reply_boost",
-          "focus_boost", "sentence_weight")
+          "focus_boost", "sentence_weight", "card_penalty")
 NONE = Settings().with_overrides(**{name: 0.0 for name in BOOSTS})
 TOP = 1.0 / (NONE.rrf_k + 1)  # a first place on one list: the unit of every boost
 
@@ -159,6 +159,14 @@ def test_questions_about_the_reply_boost_its_card_or_its_closing(lex):
     assert boosts(lex, snap, "这条建议是谁提出来的？", only("card_boost")) == {"card": 1.0, "closing": 0.0, "body": 0.0}
     assert boosts(lex, snap, "答复的结束语怎么写的？", only("card_boost")) == {"card": 0.0, "closing": 1.0, "body": 0.0}
     assert boosts(lex, snap, "组织协调怎么做？", only("card_boost")) == {"card": 0.0, "closing": 0.0, "body": 0.0}
+
+
+def test_the_card_and_the_closing_step_back_on_questions_about_what_the_reply_discusses(lex):
+    # The card repeats the suggestion's title, so it shares the question's words without answering it.
+    snap = snapshot(lex, chunk("card", "建议提案标题：关于加强组织协调的建议", kind="card"),
+                    chunk("closing", "衷心感谢您的关心。", kind="closing"), chunk("body", "加强组织协调。"))
+    assert boosts(lex, snap, "组织协调怎么做？", only("card_penalty")) == {"card": -1.0, "closing": -1.0, "body": 0.0}
+    assert boosts(lex, snap, "这条建议是谁提出来的？", only("card_penalty")) == {"card": 0.0, "closing": 0.0, "body": 0.0}
 
 
 def test_sections_of_government_documents_and_of_replies_are_favoured(lex):

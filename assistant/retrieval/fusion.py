@@ -182,6 +182,8 @@ class _Boosts:
             sc.score += s.focus_boost * top * self.focus[chunk.doc_id]
         if q.closing_intent and chunk.kind == "closing":
             sc.score += s.card_boost * top
+        if chunk.kind in ("card", "closing") and not (q.card_intent or q.closing_intent):
+            sc.score -= s.card_penalty * top
         sc.score += s.coverage_weight * top * sc.coverage
         if q.places:
             if any(p in chunk.text for p in q.places):
