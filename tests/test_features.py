@@ -95,6 +95,16 @@ def test_the_replys_own_date_and_phone_answer_only_questions_about_the_reply(lex
     assert features(lex, "这份答复的联系电话是多少？", [closing])["fact_anywhere"] == [1.0]
 
 
+def test_an_asked_for_fact_counts_only_in_a_sentence_that_names_some_of_the_subject(lex):
+    concepts = [(("食堂",), 5.0), (("午餐",), 4.0)]
+    other_sums = section("全市建成助餐点386个，投入资金1200万元。")
+    priced = section("社区食堂推出老年套餐，每份12元。", cid="c1")
+    found = features(lex, "社区食堂一份午餐多少钱？", [other_sums, priced], concepts=concepts)
+    assert found["fact_anywhere"] == [0.0, 1.0]
+    # 食堂 alone is over half the subject's weight: the price is also held next to it.
+    assert found["fact_held"] == [0.0, 1.0]
+
+
 def test_a_follow_up_on_the_conversations_document_is_never_about_nothing(lex):
     # Its words are the citizen's, none of them the text's, and its cosine stands out of nothing.
     analysis = analyse("等车的地方有没有棚子？", lex)

@@ -55,7 +55,7 @@ CANDIDATE_FEATURES = (
     "closing_hit",      # a question about how the reply ends, and this is its closing
     "fact_held",        # an asked-for fact (date, amount …) stands next to the subject
     "fact_missing",     # one is asked for and none stands here
-    "fact_anywhere",    # an asked-for fact stands here, next to the subject or not
+    "fact_anywhere",    # an asked-for fact stands here, in a sentence naming any of the subject
     "kind_agree",       # the question names 建议/提案 and the reply is one (+1) or the other (−1)
     "focus",            # weight of the conversation's document (follow-ups)
 )
@@ -120,7 +120,7 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
         year = float(any(y in c.index_text or y in c.doc_title for y in analysis.years))
         anchors = len(places) + len(analysis.years)
         anywhere = (refusing and (about_reply or c.kind not in ("card", "closing"))
-                    and not answer_type_missing(refusing, [c.text], None, [c.doc_title]))
+                    and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title], share=0.0))
         held = anywhere and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title])
         row[:] = (
             sc.score / (fused[0].score or 1.0), 1.0 / (i + 1),

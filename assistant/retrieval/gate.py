@@ -13,9 +13,10 @@ figures) — computed here for the features:
 - **anchors** — a place or a year the question names must appear in what would answer it (the
   section or its document's title): "2026年的增长目标" is not answered by 2025's report;
 - **the asked-for fact** — a question for a date, an amount, a contact, a time of day … is answered
-  only by a section that states one (``asked_facts.tsv``); the reply's own card and closing (its date,
-  number, phone) count only for a question about the reply. Whether the fact stands next to the
-  question's subject is a feature the model weighs.
+  only by a section that states one in a sentence naming something of the question's subject
+  (``asked_facts.tsv``); the reply's own card and closing (its date, number, phone) count only for a
+  question about the reply. Whether the fact stands next to most of the subject is a feature the
+  model weighs.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def unanchored(analysis: QuestionAnalysis, top: list[ScoredChunk]) -> list[str]:
 
 
 def answer_type_missing(kinds: Sequence[FactKind], texts: list[str], concepts: Concepts | None = None,
-                        titles: list[str] | None = None) -> str:
+                        titles: list[str] | None = None, share: float = FACT_SUBJECT_SHARE) -> str:
     """The first of the refusing ``kinds`` (:attr:`QuestionAnalysis.facts`) that none of the texts
     holds about the question's subject, else "".
 
@@ -95,6 +96,10 @@ def answer_type_missing(kinds: Sequence[FactKind], texts: list[str], concepts: C
     check covers those). A work report's "税收收入增长8%" does not answer "产业转移企业的税收按
     什么比例分成". A fact in the document's title (its year) answers when the text names the
     subject anywhere: "哪一年的报告提出……".
+
+    ``share`` is the part of the subject (by weight) the sentence must name; 0 asks only that it
+    names some of it — the gate's check: a paraphrase keeps a word or two of the question, while a
+    reply that never gives the fee states its other sums about other things.
     """
     titles = titles or [""] * len(texts)
     for kind in kinds:
@@ -102,18 +107,19 @@ def answer_type_missing(kinds: Sequence[FactKind], texts: list[str], concepts: C
             continue
         subject = [(group, w) for group, w in (concepts or ())
                    if w > 0 and not any(kind.is_ask_word(t) or _YEAR_TOKEN.fullmatch(t) for t in group)]
-        if not any(_holds_about(kind.holds, text, title, subject) for text, title in zip(texts, titles)):
+        if not any(_holds_about(kind.holds, text, title, subject, share) for text, title in zip(texts, titles)):
             return kind.name
     return ""
 
 
-def _holds_about(holds: re.Pattern, text: str, title: str, subject: Concepts) -> bool:
+def _holds_about(holds: re.Pattern, text: str, title: str, subject: Concepts, share: float) -> bool:
     if not subject:
         return bool(holds.search(text) or holds.search(title))
     total = sum(w for _, w in subject)
 
     def named(window: str) -> bool:
-        return sum(w for group, w in subject if any(t in window for t in group)) >= FACT_SUBJECT_SHARE * total
+        covered = sum(w for group, w in subject if any(t in window for t in group))
+        return covered > 0 and covered >= share * total
 
     if holds.search(title) and named(title + text):
         return True
