@@ -225,3 +225,14 @@ def test_a_section_without_sentence_vectors_counts_its_chunk_cosine(lex):
     # news: its chunk's 0.95 is the best; reply: 0.93 (its sentence); unseen: the dense list's last, 0.90.
     assert [sc.chunk.chunk_id for sc in fused] == ["news", "reply", "unseen"]
     assert fused[2].score == pytest.approx(TOP - 42.0 * TOP * 0.05)
+
+
+def test_a_replys_set_phrases_are_never_its_best_sentence(lex):
+    # The acknowledgment quotes the suggestion's title: close to any question on the topic, it answers none.
+    snap = with_sentences(snapshot(lex, chunk("opening", "您提出的《关于教师减负的建议》收悉。现答复如下："),
+                                   chunk("answer", "统筹安排教师弹性上下班。减轻教师非教学负担。")),
+                          {"opening": [0.96, 0.75], "answer": [0.70, 0.93]})
+    lists = [("dense", 1.0, [("opening", 0.92), ("answer", 0.90)])]
+    fused = fuse(snap, lists, analyse("老师减负有什么办法？", lex), [], only("sentence_weight", 42.0),
+                 vector=np.array([1.0, 0.0]))
+    assert [sc.chunk.chunk_id for sc in fused] == ["answer", "opening"]

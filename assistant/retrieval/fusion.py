@@ -8,9 +8,13 @@ settings read the same whatever ``rrf_k`` is.
 
 from __future__ import annotations
 
+import functools
+import re
+
 import numpy as np
 
 from assistant.index.search_index import Snapshot
+from assistant.language.wordlists import RESOURCES_DIR, read_words
 from assistant.retrieval.analysis import QuestionAnalysis
 from assistant.schema import ScoredChunk
 from assistant.settings import Settings
@@ -111,6 +115,12 @@ def _sorted(found) -> list[ScoredChunk]:
     return sorted(found, key=lambda x: (-round(x.score, 9), x.chunk.doc_id, x.chunk.order))
 
 
+@functools.cache
+def formulaic_sentences() -> re.Pattern[str]:
+    """The set phrases of a reply that say nothing of its subject (``formulaic_sentences.txt``)."""
+    return re.compile("|".join(f"(?:{p})" for p in read_words(RESOURCES_DIR / "formulaic_sentences.txt")))
+
+
 def _by_sentences(snap: Snapshot, ranked: list[ScoredChunk], vector: np.ndarray, floor: float,
                   weight: float) -> list[ScoredChunk]:
     """Lower each of the first :data:`SENTENCE_CANDIDATES` by ``weight`` × how far its best
@@ -125,13 +135,21 @@ def _by_sentences(snap: Snapshot, ranked: list[ScoredChunk], vector: np.ndarray,
     where the fusion errs). A section without sentence vectors (news) counts its chunk's cosine,
     or the dense list's last when that list did not find it. Not for English questions: across
     languages the cosines of sentences bunch, and the dictionary's keywords rank those well.
+
+    A reply's set phrases (``formulaic_sentences.txt``: "您提出的《……》收悉", the thanks) are never the
+    best sentence: quoting the suggestion's title, they are close to every question on its topic
+    (tunable sets, hit@1 of 289 answerable questions: 234 → 237, no set lower).
     """
     head = ranked[:SENTENCE_CANDIDATES]
+    formula = formulaic_sentences()
     best = []
     for sc in head:
         cosines = snap.sentences.cosines(sc.chunk, vector)
-        own = sc.dense_score if sc.dense_score is not None else floor
-        best.append(max(cosines.values()) if cosines else own)
+        if not cosines:
+            best.append(sc.dense_score if sc.dense_score is not None else floor)
+            continue
+        said = [c for (a, b), c in cosines.items() if not formula.search(sc.chunk.text[a:b])]
+        best.append(max(said) if said else floor)  # only set phrases: it says nothing about anything
     if not best:
         return ranked
     gaps = max(best) - np.asarray(best)
