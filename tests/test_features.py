@@ -105,6 +105,18 @@ def test_an_asked_for_fact_counts_only_in_a_sentence_that_names_some_of_the_subj
     assert found["fact_held"] == [0.0, 1.0]
 
 
+def test_only_the_answering_document_can_state_the_asked_for_fact(lex):
+    concepts = [(("产业转移",), 6.0), (("税收",), 3.0)]
+    reply = section("研究制定产业转移企业税收收入分享办法。")
+    report = section("税收收入增长8%。", cid="c1")
+    report = dataclasses.replace(report, chunk=dataclasses.replace(report.chunk, doc_id="report"))
+    found = features(lex, "产业转移企业的税收按什么比例分成？", [reply, report], concepts=concepts)
+    assert found["fact_anywhere"] == [0.0, 0.0]
+    # The same sentence in the reply itself states it.
+    same = section("税收收入增长8%。", cid="c1")
+    assert features(lex, "产业转移企业的税收按什么比例分成？", [reply, same], concepts=concepts)["fact_anywhere"] == [0.0, 1.0]
+
+
 def test_a_follow_up_on_the_conversations_document_is_never_about_nothing(lex):
     # Its words are the citizen's, none of them the text's, and its cosine stands out of nothing.
     analysis = analyse("等车的地方有没有棚子？", lex)

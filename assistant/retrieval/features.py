@@ -113,13 +113,16 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
     # The card's and closing's dates, numbers and phones are the reply's own: they answer a question
     # about the reply ("哪天答复的", "联系电话"), never "那个中心啥时候开工" about what the reply discusses.
     about_reply = analysis.card_intent or analysis.closing_intent
+    # …and only the document that answers (the first candidate's) can state it: a 2023 report's date
+    # does not say when the reply's measure starts, nor its percentages how the reply splits a tax.
+    answering = fused[0].chunk.doc_id
     for i, sc in enumerate(fused):
         c, row = sc.chunk, X[i]
         dense_score = sc.dense_score if sc.dense_score is not None else d_floor
         place = 1.0 if any(p in c.text for p in places) else 0.5 if any(p in c.text for p in cluster) else 0.0
         year = float(any(y in c.index_text or y in c.doc_title for y in analysis.years))
         anchors = len(places) + len(analysis.years)
-        anywhere = (refusing and (about_reply or c.kind not in ("card", "closing"))
+        anywhere = (refusing and c.doc_id == answering and (about_reply or c.kind not in ("card", "closing"))
                     and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title], share=0.0))
         held = anywhere and not answer_type_missing(refusing, [c.text], concepts, [c.doc_title])
         row[:] = (
