@@ -14,6 +14,7 @@ import numpy as np
 
 from assistant.answer.citations import evidence_text
 from assistant.language.lexicon import Lexicon
+from assistant.reading.header import FIELD_ALIASES
 from assistant.retrieval.fusion import Concepts
 from assistant.retrieval.hybrid import Retrieval
 from assistant.schema import ScoredChunk
@@ -331,7 +332,9 @@ def covered_by(sentence: str, tokens: frozenset[str] | set[str], concepts: Conce
 
 def _card_labels(question: str) -> list[str]:
     """The card lines (by label) that ``question`` asks for."""
-    return [label for pattern, labels in _CARD_FIELDS if pattern.search(question) for label in labels]
+    # A card line is written under the document's own name for the field ("提案人：" for 代表提案者).
+    return [alias for pattern, labels in _CARD_FIELDS if pattern.search(question) for label in labels
+            for alias in (label, *FIELD_ALIASES.get(label, ()))]
 
 
 def _card_lines(wanted: list[str], text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

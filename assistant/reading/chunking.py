@@ -34,6 +34,7 @@ import hashlib
 import math
 import re
 
+from assistant.reading.header import FIELD_ALIASES
 from assistant.schema import Chunk, ReplyDocument, Section, join_section_path
 from assistant.text import split_sentences
 
@@ -51,7 +52,7 @@ def card_text(doc: ReplyDocument) -> str:
     main = f.get("主办单位") or doc.main_unit
     # "承办单位：X（主办）、Y（协办）" already names the co-handling unit beside the lead one
     co = f.get("会办单位") or ("" if doc.co_units and doc.co_units in main else doc.co_units)
-    lines = [f"{name}：{value}" for name, value in (
+    lines = [f"{_label(doc, name, value)}：{value}" for name, value in (
         ("建议提案标题", f.get("建议提案标题", "")),
         ("建议提案编号", doc.suggestion_no or f.get("建议提案编号", "")),
         ("代表提案者", f.get("代表提案者") or doc.proposer),
@@ -64,6 +65,14 @@ def card_text(doc: ReplyDocument) -> str:
     lines += [f"{name}：{value}" for name, value in _fact_lines(facts) if value]
     lines.append(f"复文标题：{f.get('复文标题') or doc.title}")
     return "\n".join(lines)
+
+
+def _label(doc: ReplyDocument, name: str, value: str) -> str:
+    """The name the document writes the field under when it writes "name：value" ("提案人：覃海燕委员"),
+    else the canonical name: a citation of the card quotes the document's own words."""
+    names = "|".join(map(re.escape, sorted(FIELD_ALIASES.get(name, (name,)), key=len, reverse=True)))
+    written = re.search(rf"(?<![\u4e00-\u9fff])({names})[ \u3000]*[:：][ \t\u3000*]*{re.escape(value[:12])}", doc.text)
+    return written.group(1) if written else name
 
 
 def _fact_lines(facts) -> list[tuple[str, str]]:
