@@ -55,7 +55,7 @@ CANDIDATE_FEATURES = (
     "closing_hit",      # a question about how the reply ends, and this is its closing
     "fact_held",        # an asked-for fact (date, amount …) stands next to the subject
     "fact_missing",     # one is asked for and none stands here
-    "fact_anywhere",    # an asked-for fact stands here, in a sentence naming any of the subject
+    "fact_anywhere",    # an asked-for fact stands here (the answering document), in a sentence naming any of the subject
     "kind_agree",       # the question names 建议/提案 and the reply is one (+1) or the other (−1)
     "focus",            # weight of the conversation's document (follow-ups)
 )
@@ -111,7 +111,7 @@ def candidate_features(snap: Snapshot, analysis: QuestionAnalysis, concepts: Con
     places = (*analysis.places, *analysis.other_places)
     refusing = analysis.refusing_facts
     # The card's and closing's dates, numbers and phones are the reply's own: they answer a question
-    # about the reply ("哪天答复的", "联系电话"), never "那个中心啥时候开工" about what the reply discusses.
+    # about the reply ("哪天答复的", "联系电话"), never "那个中心什么时候开工" about what the reply discusses.
     about_reply = analysis.card_intent or analysis.closing_intent
     # …and only the document that answers (the first candidate's) can state it: a 2023 report's date
     # does not say when the reply's measure starts, nor its percentages how the reply splits a tax.

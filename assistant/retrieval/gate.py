@@ -12,11 +12,11 @@ figures) — computed here for the features:
 
 - **anchors** — a place or a year the question names must appear in what would answer it (the
   section or its document's title): "2026年的增长目标" is not answered by 2025's report;
-- **the asked-for fact** — a question for a date, an amount, a contact, a time of day … is answered
-  only by a section that states one in a sentence naming something of the question's subject
-  (``asked_facts.tsv``); the reply's own card and closing (its date, number, phone) count only for a
-  question about the reply. Whether the fact stands next to most of the subject is a feature the
-  model weighs.
+- **the asked-for fact** — a question for a date, an amount, a contact … is answered only by a
+  section of the answering document (the first candidate's) that states one in a sentence naming
+  something of the question's subject (``asked_facts.tsv``); the reply's own card and closing (its
+  date, number, phone) count only for a question about the reply. Whether the fact stands next to
+  most of the subject is a feature the model weighs.
 """
 
 from __future__ import annotations
